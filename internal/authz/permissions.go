@@ -1,0 +1,31 @@
+package authz
+
+// Permission is one function of the product. Handlers ask for a permission
+// on an organization; roles grant permissions (see roleDefs).
+type Permission string
+
+// Platform permissions. Service areas add theirs here, so every access rule
+// stays in this package.
+const (
+	OrgRead     Permission = "org.read"     // see the organization's profile
+	OrgCreate   Permission = "org.create"   // create organizations (office only)
+	OrgUpdate   Permission = "org.update"   // edit the organization's profile
+	OrgSuspend  Permission = "org.suspend"  // suspend or reactivate organizations
+	UserRead    Permission = "user.read"    // list the organization's users and invitations
+	UserManage  Permission = "user.manage"  // invite users, assign roles, suspend users
+	TokenRead   Permission = "token.read"   // list the organization's API tokens
+	TokenManage Permission = "token.manage" // create and revoke API tokens
+	AuditRead   Permission = "audit.read"   // read the organization's slice of the audit log
+	OutboxRead  Permission = "outbox.read"  // read outgoing email kept when SMTP is not configured
+)
+
+// permissionList is every permission, for the office admin role.
+var permissionList = []Permission{
+	OrgRead, OrgCreate, OrgUpdate, OrgSuspend, UserRead, UserManage, TokenRead, TokenManage, AuditRead, OutboxRead,
+}
+
+// engagementPermissions are the permissions a provider's role may exercise
+// in an agency it is engaged to serve (besides its own organization).
+var engagementPermissions = map[Permission]bool{}
+
+func allPermissions() []Permission { return permissionList }
