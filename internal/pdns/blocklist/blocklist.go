@@ -195,7 +195,7 @@ func (q *Query) Prepare(name []byte) {
 	h := uint64(fnvOffset)
 	for i := len(name) - 1; i >= 0; i-- {
 		c := name[i]
-		if c == '.' && i < len(name)-1 && q.n < maxLabels-1 {
+		if c == '.' && i < len(name)-1 && q.n < maxLabels-1 && !escaped(name, i) {
 			q.starts[q.n] = uint8(i + 1)
 			q.hashes[q.n] = mix(h)
 			q.n++
@@ -206,6 +206,17 @@ func (q *Query) Prepare(name []byte) {
 	q.starts[q.n] = 0
 	q.hashes[q.n] = mix(h)
 	q.n++
+}
+
+// escaped reports whether name[i] follows an odd run of backslashes, so
+// that "a\\.b" (one label holding a dot) is never split at that dot.
+func escaped(name []byte, i int) bool {
+	n := 0
+	for i > 0 && name[i-1] == '\\' {
+		n++
+		i--
+	}
+	return n&1 == 1
 }
 
 // Lookup returns the most specific rule for name, or one of its parent

@@ -344,3 +344,15 @@ func BenchmarkLookup1M(b *testing.B) {
 		b.Fatal("no hits")
 	}
 }
+
+func TestEscapedDotIsNotALabelBoundary(t *testing.T) {
+	l := mustBuild(t, func(b *Builder) {
+		mustAdd(t, b, "example", Rule{Feed: 1, Category: catMalware, Action: Block})
+	})
+	if m, ok := l.LookupString(`evil\.example.`, catMalware); ok {
+		t.Fatalf("one label holding a dot matched %q", m.Name)
+	}
+	if _, ok := l.LookupString(`a\\.example.`, catMalware); !ok {
+		t.Fatal(`an escaped backslash before a real dot hid the parent name`)
+	}
+}
