@@ -209,7 +209,7 @@ func (q *Query) Prepare(name []byte) {
 }
 
 // escaped reports whether name[i] follows an odd run of backslashes, so
-// that "a\\.b" (one label holding a dot) is never split at that dot.
+// that `a\.b` (one label holding a dot) is never split at that dot.
 func escaped(name []byte, i int) bool {
 	n := 0
 	for i > 0 && name[i-1] == '\\' {
