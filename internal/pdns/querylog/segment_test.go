@@ -74,9 +74,9 @@ func sameRecord(a, b *Record) bool {
 
 func TestSegmentRoundTrip(t *testing.T) {
 	recs := sampleRecords(500)
-	recs[3].Tenant = strings.Repeat("t", maxDictString+10) // cut to maxDictString
-	recs[4].Client = netip.MustParseAddr("::ffff:10.1.2.3")   // stored unmapped
-	recs[5].SetQNameString(strings.Repeat("a", 300))         // cut to MaxQNameLen
+	recs[3].Tenant = strings.Repeat("t", maxDictString+10)  // cut to maxDictString
+	recs[4].Client = netip.MustParseAddr("::ffff:10.1.2.3") // stored unmapped
+	recs[5].SetQNameString(strings.Repeat("a", 300))        // cut to MaxQNameLen
 	recs[6].SetQNameString("")
 	data := buildSegment(t, recs[:100], recs[100:101], recs[101:])
 	got, err := decodeAll(data)
