@@ -58,6 +58,7 @@ CREATE INDEX memberships_org ON memberships (org_id);
 
 CREATE TABLE sessions (
     id            TEXT PRIMARY KEY,
+    token_hash    TEXT NOT NULL UNIQUE,
     user_id       TEXT NOT NULL REFERENCES users (id),
     created_at    TEXT NOT NULL,
     last_seen_at  TEXT NOT NULL,
@@ -70,6 +71,19 @@ CREATE TABLE sessions (
     revoked_at    TEXT
 );
 CREATE INDEX sessions_user ON sessions (user_id);
+
+-- A provider's engagement to serve an agency (created when an order for
+-- the provider's offering becomes active); it widens the provider's scope
+-- for the permissions authz lists as engagement permissions.
+CREATE TABLE engagements (
+    provider_org_id TEXT NOT NULL REFERENCES orgs (id),
+    agency_org_id   TEXT NOT NULL REFERENCES orgs (id),
+    source          TEXT NOT NULL DEFAULT '',
+    created_at      TEXT NOT NULL,
+    ended_at        TEXT,
+    PRIMARY KEY (provider_org_id, agency_org_id, source)
+);
+CREATE INDEX engagements_agency ON engagements (agency_org_id);
 
 CREATE TABLE api_tokens (
     id           TEXT PRIMARY KEY,
