@@ -219,6 +219,11 @@ func escaped(name []byte, i int) bool {
 	return n&1 == 1
 }
 
+// PrepareString is Prepare for a name held in a string; it does not copy.
+func (q *Query) PrepareString(name string) {
+	q.Prepare(unsafe.Slice(unsafe.StringData(name), len(name)))
+}
+
 // Lookup returns the most specific rule for name, or one of its parent
 // names, whose category intersects mask. name is lowercase, in presentation
 // form, with or without the trailing dot. It does not allocate.
