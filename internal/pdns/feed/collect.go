@@ -1,0 +1,181 @@
+package feed
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/qsmo/qsmo/internal/pdns/dnsname"
+)
+
+// collector turns the rules of one parse into distinct entries and keeps
+// the report's counts. Every rule ends in exactly one of: a new entry,
+// merged, duplicate, invalid or skipped.
+type collector struct {
+	opts    ParseOptions
+	rep     *Report
+	entries []Entry
+	names   map[string]int32 // entry index by name (RPZ: exact triggers)
+	wild    map[string]int32 // RPZ wildcard triggers
+	buf     []byte           // scratch for normalization
+	line    int              // line number of the rule being handled
+	text    []byte           // its text, for error reports
+}
+
+func newCollector(opts ParseOptions, rep *Report) *collector {
+	return &collector{
+		opts:  opts,
+		rep:   rep,
+		names: make(map[string]int32),
+		wild:  make(map[string]int32),
+		buf:   make([]byte, 0, 256),
+	}
+}
+
+func (c *collector) at(line int, text []byte) {
+	c.line, c.text = line, text
+}
+
+// invalid counts a malformed rule and keeps the first few for the report.
+func (c *collector) invalid(reason string) {
+	c.rep.Rules++
+	c.rep.Invalid++
+	if len(c.rep.Errors) < c.opts.MaxLineErrors {
+		c.rep.Errors = append(c.rep.Errors, LineError{Line: c.line, Text: clipText(c.text), Reason: reason})
+	}
+}
+
+// skip counts a well-formed rule this package deliberately does not use.
+func (c *collector) skip(reason string) {
+	c.rep.Rules++
+	c.rep.Skipped++
+	if c.rep.SkippedBy == nil {
+		c.rep.SkippedBy = make(map[string]int)
+	}
+	c.rep.SkippedBy[reason]++
+}
+
+// normalize puts the canonical form of raw in c.buf, or counts the rule
+// invalid and returns false.
+func (c *collector) normalize(raw []byte) bool {
+	var err error
+	c.buf, err = dnsname.AppendNormalized(c.buf[:0], raw)
+	if err != nil {
+		c.invalid(nameReason(string(raw), err))
+		return false
+	}
+	return true
+}
+
+func nameReason(raw string, err error) string {
+	var e *dnsname.Error
+	if errors.As(err, &e) {
+		return fmt.Sprintf("name %q: %s", clipString(raw), e.Reason())
+	}
+	return err.Error()
+}
+
+// addBlock records a list-format rule: raw blocks itself and its
+// subdomains, or only its subdomains when it came as "*.raw". Rules for the
+// same name merge by widening the match.
+func (c *collector) addBlock(raw []byte, subdomainsOnly bool) error {
+	if !c.normalize(raw) {
+		return nil
+	}
+	if i, ok := c.names[string(c.buf)]; ok {
+		c.rep.Rules++
+		e := &c.entries[i]
+		if e.Exact || subdomainsOnly {
+			c.rep.Duplicates++
+			return nil
+		}
+		e.Exact = true
+		c.rep.Merged++
+		return nil
+	}
+	if err := c.room(); err != nil {
+		return err
+	}
+	name := string(c.buf)
+	c.rep.Rules++
+	c.entries = append(c.entries, Entry{Name: name, Exact: !subdomainsOnly, Subdomains: true, Action: Block})
+	c.names[name] = int32(len(c.entries) - 1)
+	return nil
+}
+
+// addPolicy records an RPZ rule for a canonical name. Exact and wildcard
+// triggers are separate entries, as in RPZ. Local data records for one
+// trigger gather in one entry; any other disagreement on a trigger is
+// invalid, since a zone cannot give one name two policies.
+func (c *collector) addPolicy(name string, wild bool, a Action, rr dns.RR) error {
+	index := c.names
+	if wild {
+		index = c.wild
+	}
+	if i, ok := index[name]; ok {
+		e := &c.entries[i]
+		switch {
+		case e.Action != a:
+			c.invalid(fmt.Sprintf("conflicts with an earlier %s rule for the same name", e.Action))
+		case a != LocalData:
+			c.rep.Rules++
+			c.rep.Duplicates++
+		case containsRR(e.Local, rr):
+			c.rep.Rules++
+			c.rep.Duplicates++
+		case rr.Header().Rrtype == dns.TypeCNAME || e.Local[0].Header().Rrtype == dns.TypeCNAME:
+			c.invalid("CNAME local data cannot be combined with other records for the same name")
+		default:
+			c.rep.Rules++
+			c.rep.Merged++
+			e.Local = append(e.Local, rr)
+		}
+		return nil
+	}
+	if err := c.room(); err != nil {
+		return err
+	}
+	c.rep.Rules++
+	e := Entry{Name: name, Exact: !wild, Subdomains: wild, Action: a}
+	if rr != nil {
+		e.Local = []dns.RR{rr}
+	}
+	c.entries = append(c.entries, e)
+	index[name] = int32(len(c.entries) - 1)
+	return nil
+}
+
+func (c *collector) room() error {
+	if len(c.entries) >= c.opts.MaxEntries {
+		return fmt.Errorf("%w: more than %d (line %d)", ErrTooManyEntries, c.opts.MaxEntries, c.line)
+	}
+	return nil
+}
+
+func containsRR(rrs []dns.RR, rr dns.RR) bool {
+	for _, x := range rrs {
+		if dns.IsDuplicate(x, rr) {
+			return true
+		}
+	}
+	return false
+}
+
+// clipText makes a line safe and short enough for reports and logs.
+func clipText(b []byte) string {
+	const max = 120
+	if len(b) > max {
+		return strings.ToValidUTF8(string(b[:max]), "\uFFFD") + "..."
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+func clipString(s string) string {
+	const max = 80
+	if len(s) > max {
+		return strings.ToValidUTF8(s[:max], "\uFFFD") + "..."
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
