@@ -58,12 +58,18 @@ func TestRealClients(t *testing.T) {
 	dh, dp := hostPort(querylog.DoT)
 	hh, hp := hostPort(querylog.DoH)
 	clients := []client{
-		{"dig udp", dig, func(src, q, qt string) []string { return []string{"@" + uh, "-p", up, "-b", src, q, qt, "+tries=1", "+time=5"} }},
+		{"dig udp", dig, func(src, q, qt string) []string {
+			return []string{"@" + uh, "-p", up, "-b", src, q, qt, "+tries=1", "+time=5"}
+		}},
 		{"dig tcp", dig, func(src, q, qt string) []string {
 			return []string{"@" + th, "-p", tp, "-b", src, "+tcp", q, qt, "+tries=1", "+time=5"}
 		}},
-		{"kdig tls", kdig, func(src, q, qt string) []string { return []string{"@" + dh, "-p", dp, "-b", src, "+tls", q, qt, "+time=5"} }},
-		{"kdig https", kdig, func(src, q, qt string) []string { return []string{"@" + hh, "-p", hp, "-b", src, "+https", q, qt, "+time=5"} }},
+		{"kdig tls", kdig, func(src, q, qt string) []string {
+			return []string{"@" + dh, "-p", dp, "-b", src, "+tls", q, qt, "+time=5"}
+		}},
+		{"kdig https", kdig, func(src, q, qt string) []string {
+			return []string{"@" + hh, "-p", hp, "-b", src, "+https", q, qt, "+time=5"}
+		}},
 	}
 	cases := []struct {
 		name, src, qname, qtype, status, addr string
