@@ -71,6 +71,33 @@ func cleanText(s string) string {
 	}, s)
 }
 
+// outsideError keeps a wrapped error for errors.Is and errors.As but shows
+// its text cleaned: messages from the libraries below quote what the IdP
+// sent (claims, response bodies).
+type outsideError struct {
+	msg string
+	err error
+}
+
+func (e *outsideError) Error() string { return e.msg }
+func (e *outsideError) Unwrap() error { return e.err }
+
+// maxErrorText bounds the text of a wrapped library error.
+const maxErrorText = 400
+
+func outside(err error) error {
+	msg := err.Error()
+	if len(msg) > maxErrorText {
+		msg = msg[:maxErrorText]
+	}
+	return &outsideError{msg: strings.Map(func(r rune) rune {
+		if r < ' ' || r > '~' {
+			return '?'
+		}
+		return r
+	}, msg), err: err}
+}
+
 // Message returns a sentence to show the person whose sign-in failed with
 // err. It never includes text from the IdP.
 func Message(err error) string {

@@ -36,3 +36,14 @@ func TestCleanText(t *testing.T) {
 		t.Errorf("cleanText kept %d bytes, want %d", len(got), maxOutsideText)
 	}
 }
+
+func TestOutsideErrorKeepsChain(t *testing.T) {
+	base := fmt.Errorf("oidc: expected audience \"a\" got \"b\nlevel=ERROR\": %w", ErrNonceMismatch)
+	err := fmt.Errorf("%w: %w", ErrIDToken, outside(base))
+	if !errors.Is(err, ErrIDToken) || !errors.Is(err, ErrNonceMismatch) {
+		t.Error("wrapping lost the chain")
+	}
+	if strings.ContainsAny(err.Error(), "\n") {
+		t.Errorf("error text %q keeps a newline", err)
+	}
+}

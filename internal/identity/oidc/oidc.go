@@ -89,11 +89,11 @@ func New(ctx context.Context, cfg Config) (*RelyingParty, error) {
 
 	p, err := gooidc.NewProvider(gooidc.ClientContext(ctx, rp.client), cfg.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("oidc: discover %s: %w", cfg.Issuer, err)
+		return nil, fmt.Errorf("oidc: discover %s: %w", cfg.Issuer, outside(err))
 	}
 	var meta discovery
 	if err := p.Claims(&meta); err != nil {
-		return nil, fmt.Errorf("oidc: discover %s: %w", cfg.Issuer, err)
+		return nil, fmt.Errorf("oidc: discover %s: %w", cfg.Issuer, outside(err))
 	}
 	ep := p.Endpoint()
 	for name, u := range map[string]string{"authorization_endpoint": ep.AuthURL, "token_endpoint": ep.TokenURL, "jwks_uri": meta.JWKSURI} {
@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*RelyingParty, error) {
 	}
 	if m := meta.TokenAuthMethods; len(m) > 0 && !slices.Contains(m, string(cfg.clientAuth())) {
 		return nil, fmt.Errorf("oidc: %s does not support client authentication %s (it offers %s)",
-			cfg.Issuer, cfg.clientAuth(), strings.Join(m, ", "))
+			cfg.Issuer, cfg.clientAuth(), cleanText(strings.Join(m, ", ")))
 	}
 	if m := meta.PKCEMethods; len(m) > 0 && !slices.Contains(m, "S256") {
 		return nil, fmt.Errorf("oidc: %s does not support PKCE S256", cfg.Issuer)
@@ -190,7 +190,7 @@ func (rp *RelyingParty) Finish(ctx context.Context, st State, callback url.Value
 	}
 	idt, err := rp.verifier.Verify(ctx, rawID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrIDToken, err)
+		return nil, fmt.Errorf("%w: %w", ErrIDToken, outside(err))
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
 		return nil, ErrNonceMismatch
@@ -203,7 +203,7 @@ func (rp *RelyingParty) Finish(ctx context.Context, st State, callback url.Value
 		ACR           string `json:"acr"`
 	}
 	if err := idt.Claims(&extra); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrIDToken, err)
+		return nil, fmt.Errorf("%w: %w", ErrIDToken, outside(err))
 	}
 	// OpenID Connect Core §3.1.3.7: with several audiences the authorized
 	// party must be present, and when present it must be us.
@@ -239,7 +239,7 @@ func (rp *RelyingParty) Finish(ctx context.Context, st State, callback url.Value
 func (rp *RelyingParty) fillFromUserInfo(ctx context.Context, tok *oauth2.Token, c *Claims) error {
 	ui, err := rp.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 	if err != nil {
-		return fmt.Errorf("oidc: user info: %w", err)
+		return fmt.Errorf("oidc: user info: %w", outside(err))
 	}
 	if ui.Subject != c.Subject {
 		return ErrSubjectMismatch
@@ -248,7 +248,7 @@ func (rp *RelyingParty) fillFromUserInfo(ctx context.Context, tok *oauth2.Token,
 		Name string `json:"name"`
 	}
 	if err := ui.Claims(&extra); err != nil {
-		return fmt.Errorf("oidc: user info: %w", err)
+		return fmt.Errorf("oidc: user info: %w", outside(err))
 	}
 	c.Email, c.EmailVerified = ui.Email, ui.EmailVerified
 	if c.Name == "" {
@@ -268,7 +268,7 @@ func exchangeError(err error) error {
 		}
 		return &ProviderError{Code: cleanText(code), Description: cleanText(re.ErrorDescription), AtToken: true}
 	}
-	return fmt.Errorf("oidc: exchange code: %w", err)
+	return fmt.Errorf("oidc: exchange code: %w", outside(err))
 }
 
 // truthy reads email_verified, which some IdPs send as a string.
