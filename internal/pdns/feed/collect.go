@@ -16,20 +16,21 @@ import (
 type collector struct {
 	opts    ParseOptions
 	rep     *Report
-	entries []Entry
-	names   map[string]int32 // entry index by name (RPZ: exact triggers)
-	wild    map[string]int32 // RPZ wildcard triggers
-	buf     []byte           // scratch for normalization
-	line    int              // line number of the rule being handled
-	text    []byte           // its text, for error reports
+	entries entryStore
+	arena   nameArena
+	names   *nameIndex // entries by name (RPZ: exact triggers)
+	wild    *nameIndex // RPZ wildcard triggers
+	buf     []byte     // scratch for normalization
+	line    int        // line number of the rule being handled
+	text    []byte     // its text, for error reports
 }
 
 func newCollector(opts ParseOptions, rep *Report) *collector {
 	return &collector{
 		opts:  opts,
 		rep:   rep,
-		names: make(map[string]int32),
-		wild:  make(map[string]int32),
+		names: newNameIndex(),
+		wild:  newNameIndex(),
 		buf:   make([]byte, 0, 256),
 	}
 }
@@ -84,9 +85,10 @@ func (c *collector) addBlock(raw []byte, subdomainsOnly bool) error {
 	if !c.normalize(raw) {
 		return nil
 	}
-	if i, ok := c.names[string(c.buf)]; ok {
+	h := c.names.hash(c.buf)
+	if i := c.names.find(&c.entries, h, c.buf); i >= 0 {
 		c.rep.Rules++
-		e := &c.entries[i]
+		e := c.entries.at(i)
 		if e.Exact || subdomainsOnly {
 			c.rep.Duplicates++
 			return nil
@@ -98,10 +100,9 @@ func (c *collector) addBlock(raw []byte, subdomainsOnly bool) error {
 	if err := c.room(); err != nil {
 		return err
 	}
-	name := string(c.buf)
 	c.rep.Rules++
-	c.entries = append(c.entries, Entry{Name: name, Exact: !subdomainsOnly, Subdomains: true, Action: Block})
-	c.names[name] = int32(len(c.entries) - 1)
+	i := c.entries.add(Entry{Name: c.arena.string(c.buf), Exact: !subdomainsOnly, Subdomains: true, Action: Block})
+	c.names.insert(h, i)
 	return nil
 }
 
@@ -114,8 +115,9 @@ func (c *collector) addPolicy(name string, wild bool, a Action, rr dns.RR) error
 	if wild {
 		index = c.wild
 	}
-	if i, ok := index[name]; ok {
-		e := &c.entries[i]
+	h := index.hash([]byte(name))
+	if i := index.find(&c.entries, h, []byte(name)); i >= 0 {
+		e := c.entries.at(i)
 		switch {
 		case e.Action != a:
 			c.invalid(fmt.Sprintf("conflicts with an earlier %s rule for the same name", e.Action))
@@ -142,13 +144,12 @@ func (c *collector) addPolicy(name string, wild bool, a Action, rr dns.RR) error
 	if rr != nil {
 		e.Local = []dns.RR{rr}
 	}
-	c.entries = append(c.entries, e)
-	index[name] = int32(len(c.entries) - 1)
+	index.insert(h, c.entries.add(e))
 	return nil
 }
 
 func (c *collector) room() error {
-	if len(c.entries) >= c.opts.MaxEntries {
+	if c.entries.n >= c.opts.MaxEntries {
 		return fmt.Errorf("%w: more than %d (line %d)", ErrTooManyEntries, c.opts.MaxEntries, c.line)
 	}
 	return nil

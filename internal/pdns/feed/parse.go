@@ -76,8 +76,8 @@ func Parse(r io.Reader, opts ParseOptions) ([]Entry, Report, error) {
 			return nil, rep, err
 		}
 	}
-	rep.Entries = len(c.entries)
-	return c.entries, rep, nil
+	rep.Entries = c.entries.n
+	return c.entries.slice(), rep, nil
 }
 
 // DetectFormat guesses a feed's format from its first bytes (Parse gives it
