@@ -8,6 +8,11 @@ import (
 // Builder collects names and rules and builds a List. It is not safe for
 // concurrent use; build off the query path and hand the List to a snapshot.
 type Builder struct {
+	// Yield, when set, is called every few thousand names while Build
+	// runs, so that a reload on a busy server with few cores can let the
+	// query goroutines run (e.g. func() { time.Sleep(20 * time.Microsecond) }).
+	Yield func()
+
 	rules   []Rule
 	ruleIdx map[ruleKey]uint32
 	pending []pendingName
@@ -164,6 +169,9 @@ func (b *Builder) Build() (*List, error) {
 	arena := make([]byte, 0, b.bytes)
 	uniq := int32(0)
 	for i := range b.pending {
+		if b.Yield != nil && i&8191 == 8191 {
+			b.Yield()
+		}
 		name := unsafe.Slice(unsafe.StringData(b.pending[i].name), len(b.pending[i].name))
 		h := reverseHash(name)
 		tag := uint8(h >> 56)
@@ -218,6 +226,9 @@ func (b *Builder) Build() (*List, error) {
 	multi := make(map[string]uint32)
 	l.groups = []uint32{0}
 	for u := int32(0); u < uniq; u++ {
+		if b.Yield != nil && u&8191 == 8191 {
+			b.Yield()
+		}
 		rs := byName[start[u]:start[u+1]]
 		if len(rs) > 1 {
 			slices.SortFunc(rs, func(x, y uint32) int { return precedence(&l.rules[x], &l.rules[y]) })
