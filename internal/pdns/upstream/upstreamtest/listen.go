@@ -62,6 +62,7 @@ func (s *Server) serveStream(l net.Listener, t Transport) {
 			c.Close()
 			continue
 		}
+		s.accepted[t.index()].Add(1)
 		s.wg.Add(1)
 		go s.serveConn(c, t)
 	}
@@ -153,6 +154,11 @@ func (s *Server) startDoH() error {
 	// Aborted requests and clients hanging up are the point of some tests;
 	// keep them out of the test output.
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.accepted[HTTPS.index()].Add(1)
+		}
+	}
 	srv.StartTLS()
 	s.doh = srv
 	return nil

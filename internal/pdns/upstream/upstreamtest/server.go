@@ -119,10 +119,11 @@ type Query struct {
 // Server is a loopback DNS server for tests. UDP and TCP share one port;
 // DoT and DoH have their own. Its methods are safe for concurrent use.
 type Server struct {
-	zone   *Zone
-	mode   atomic.Int32
-	delay  atomic.Int64 // nanoseconds
-	counts [len(transports)]atomic.Int64
+	zone     *Zone
+	mode     atomic.Int32
+	delay    atomic.Int64 // nanoseconds
+	counts   [len(transports)]atomic.Int64
+	accepted [len(transports)]atomic.Int64 // connections accepted (TCP, TLS, HTTPS)
 
 	ctx    context.Context // cancelled by Close: ends delays and held requests
 	cancel context.CancelFunc
@@ -278,6 +279,16 @@ func (s *Server) Count(t Transport) int64 {
 		return 0
 	}
 	return s.counts[i].Load()
+}
+
+// Conns returns how many connections the server accepted over t (TCP, TLS
+// or HTTPS), so tests can see whether a client reuses them.
+func (s *Server) Conns(t Transport) int64 {
+	i := t.index()
+	if i < 0 {
+		return 0
+	}
+	return s.accepted[i].Load()
 }
 
 // Queries returns the most recent queries received (at most 1024), oldest
