@@ -55,9 +55,10 @@ func FuzzSegmentDecode(f *testing.F) {
 	})
 }
 
-// FuzzSidecarDecode: a damaged rollup file is an error, never a panic, and
-// whatever decodes encodes back to the same bytes.
-func FuzzSidecarDecode(f *testing.F) {
+// FuzzRollupFile: a damaged rollup file is an error, never a panic; what
+// decodes re-encodes to a file that decodes to the same thing, and the
+// section counts agree with their action split.
+func FuzzRollupFile(f *testing.F) {
 	ro := newRollup(testHour)
 	for _, r := range sampleRecords(200) {
 		r := r
@@ -67,19 +68,19 @@ func FuzzSidecarDecode(f *testing.F) {
 		}
 		ro.add(&r, ro.tenant(r.Tenant))
 	}
-	good := (&sidecar{part: 3, validLen: 12345, roll: ro}).encode()
+	good := encodeSummary(3, 12345, ro)
 	f.Add(good)
 	f.Add(good[:len(good)/2])
 	f.Add([]byte(sumMagic))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		sc, err := decodeSidecar(data)
+		got, err := decodeRollupFile(data)
 		if err != nil {
 			if !errors.Is(err, errCorrupt) {
 				t.Fatalf("error does not wrap errCorrupt: %v", err)
 			}
 			return
 		}
-		for _, tr := range sc.roll.tenants {
+		for _, tr := range got.tenants {
 			for _, m := range tr.minutes {
 				var sum uint64
 				for _, v := range m.ByAction {
@@ -90,14 +91,33 @@ func FuzzSidecarDecode(f *testing.F) {
 				}
 			}
 		}
-		again, err := decodeSidecar(sc.encode())
+		once := encodeSummary(3, 12345, got)
+		again, err := decodeRollupFile(once)
 		if err != nil {
-			t.Fatalf("re-encoded sidecar does not decode: %v", err)
+			t.Fatalf("re-encoded rollup file does not decode: %v", err)
 		}
-		if !bytes.Equal(again.encode(), sc.encode()) {
-			t.Fatal("sidecar encoding is not stable")
+		if !bytes.Equal(encodeSummary(3, 12345, again), once) {
+			t.Fatal("rollup file encoding is not stable")
 		}
 	})
+}
+
+// decodeRollupFile reads a whole rollup file into a rollup.
+func decodeRollupFile(data []byte) (*rollup, error) {
+	ps, err := readSummary(readerAt(data), int64(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	ro := newRollup(ps.hour)
+	ro.records = ps.records
+	for name, ts := range ps.tenants {
+		tr, err := readSection(readerAt(data), ps, ts)
+		if err != nil {
+			return nil, err
+		}
+		ro.tenants[name] = tr
+	}
+	return ro, nil
 }
 
 // FuzzCursor: any string is either a valid cursor that encodes back to

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -55,62 +57,135 @@ func checkRange(from, to time.Time) error {
 	return nil
 }
 
-// visitRollups calls fn with the rollup of every part whose hour overlaps
-// [from, to). Rollups of open parts are visited under the store lock: fn must
-// be quick and must not call the Store.
-func (s *Store) visitRollups(from, to int64, fn func(*rollup)) error {
+// sectionKey names one tenant's section of a sealed part's rollup file.
+type sectionKey struct {
+	part   partKey
+	tenant string
+}
+
+// tenantView is one tenant's rollup in one part.
+type tenantView struct {
+	hour   int64
+	tenant string
+	totals Counts                      // the whole hour
+	threat uint64                      // c2 and malware queries in the hour
+	detail func() (*tenantRoll, error) // minutes, blocked names, suspects
+}
+
+// visitTenants calls fn for every tenant (all = true) or for one tenant in
+// every part whose hour overlaps [from, to). Views of open parts are visited
+// under the store lock: fn must be quick and must not call the Store. For
+// sealed parts, detail reads the tenant's section from disk (cached).
+func (s *Store) visitTenants(from, to int64, tenant string, all bool, fn func(v tenantView) error) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	var sealed []partMeta
+	var sealed []tenantView
+	var err error
 	for _, m := range s.parts {
 		if m.key.hour+hourNs <= from || m.key.hour >= to {
 			continue
 		}
-		switch {
-		case m.open != nil:
-			fn(m.open.roll)
-		case m.roll != nil:
-			fn(m.roll)
-		default:
-			sealed = append(sealed, *m)
+		if m.open != nil {
+			ro := m.open.roll
+			for name, tr := range ro.tenants {
+				if (all || name == tenant) && err == nil {
+					tr := tr
+					err = fn(tenantView{hour: ro.hour, tenant: name, totals: tr.total(), threat: tr.threatHits(), detail: func() (*tenantRoll, error) { return tr, nil }})
+				}
+			}
+			continue
+		}
+		if m.sum == nil {
+			continue
+		}
+		ps, name := m.sum, m.name // ps is immutable; a rebuild replaces m.sum
+		add := func(tenant string, ts *tenantSummary) {
+			key := sectionKey{m.key, tenant}
+			sealed = append(sealed, tenantView{hour: ps.hour, tenant: tenant, totals: ts.totals, threat: ts.threat, detail: func() (*tenantRoll, error) {
+				return s.section(name, ps, key, ts)
+			}})
+		}
+		if all {
+			for name, ts := range m.sum.tenants {
+				add(name, ts)
+			}
+		} else if ts := m.sum.tenants[tenant]; ts != nil {
+			add(tenant, ts)
 		}
 	}
 	s.mu.Unlock()
-	for i := range sealed {
-		ro, err := s.sealedRollup(&sealed[i])
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // removed by retention since the list was taken
-		}
-		if err != nil {
+	if err != nil {
+		return err
+	}
+	for _, v := range sealed {
+		if err := fn(v); err != nil {
 			return err
 		}
-		fn(ro)
 	}
 	return nil
 }
 
-// sealedRollup returns a sealed part's rollup from the cache or its sidecar,
-// rebuilding the sidecar from the segment if it is damaged.
-func (s *Store) sealedRollup(m *partMeta) (*rollup, error) {
-	if ro, ok := s.rollups.get(m.key); ok {
-		return ro, nil
+// section returns a tenant's section of a sealed part, from the cache or
+// the rollup file. A damaged file is rebuilt from the segment.
+func (s *Store) section(name string, ps *partSummary, key sectionKey, ts *tenantSummary) (*tenantRoll, error) {
+	if ts.mem != nil {
+		return ts.mem, nil
 	}
-	ro, err := s.readSidecar(m)
+	if tr, ok := s.sections.get(key); ok {
+		return tr, nil
+	}
+	f, err := os.Open(filepath.Join(s.dir, name+".sum"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &tenantRoll{}, nil // removed by retention since the list was taken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("querylog: open rollup file: %w", err)
+	}
+	defer f.Close()
+	tr, err := readSection(f, ps, ts)
 	if errors.Is(err, errCorrupt) {
-		s.log.Warn("querylog: damaged rollup file rebuilt from its segment", "file", m.name, "err", err)
-		ro, err = s.recoverPart(m)
-		if err == nil && ro == nil {
-			err = fs.ErrNotExist
-		}
+		return s.rebuildSection(name, key, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.rollups.put(m.key, ro)
-	return ro, nil
+	s.sections.put(key, tr)
+	return tr, nil
+}
+
+// rebuildSection recounts a part whose rollup file is damaged and returns
+// the asked tenant's section from the new rollup.
+func (s *Store) rebuildSection(name string, key sectionKey, cause error) (*tenantRoll, error) {
+	s.log.Warn("querylog: damaged rollup file rebuilt from its segment", "file", name, "err", cause)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	meta := s.parts[key.part]
+	if meta == nil {
+		return &tenantRoll{}, nil // removed by retention
+	}
+	if err := s.recoverPart(meta); err != nil {
+		return nil, err
+	}
+	if meta.sum == nil {
+		return &tenantRoll{}, nil
+	}
+	ts := meta.sum.tenants[key.tenant]
+	if ts == nil {
+		return &tenantRoll{}, nil
+	}
+	if ts.mem != nil {
+		return ts.mem, nil
+	}
+	if tr, ok := s.sections.get(key); ok {
+		return tr, nil
+	}
+	return nil, fmt.Errorf("querylog: rollup of %s unavailable after rebuild", meta.name)
 }
 
 // minuteRange returns the minutes of a part's hour that fall in [from, to).
@@ -144,25 +219,23 @@ func (s *Store) Series(tenant string, from, to time.Time, step time.Duration) ([
 	for i := range pts {
 		pts[i].Start = from.Add(time.Duration(i) * step).UTC()
 	}
-	f, t := from.UnixNano(), to.UnixNano()
-	err := s.visitRollups(f, t, func(ro *rollup) {
-		lo, hi := minuteRange(ro.hour, f, t)
-		add := func(tr *tenantRoll) {
-			for m := lo; m < hi; m++ {
-				if tr.minutes[m].Queries == 0 {
-					continue
-				}
-				at := ro.hour + int64(m)*60e9
-				pts[(at-f)/int64(step)].Counts.Add(tr.minutes[m])
+	f, t, st := from.UnixNano(), to.UnixNano(), int64(step)
+	err := s.visitTenants(f, t, tenant, tenant == "", func(v tenantView) error {
+		if v.hour >= f && v.hour+hourNs <= t && (v.hour-f)/st == (v.hour+hourNs-1-f)/st {
+			pts[(v.hour-f)/st].Counts.Add(v.totals) // the whole hour falls in one step
+			return nil
+		}
+		tr, err := v.detail()
+		if err != nil {
+			return err
+		}
+		lo, hi := minuteRange(v.hour, f, t)
+		for m := lo; m < hi; m++ {
+			if tr.minutes[m].Queries > 0 {
+				pts[(v.hour+int64(m)*60e9-f)/st].Counts.Add(tr.minutes[m])
 			}
 		}
-		if tenant == "" {
-			for _, tr := range ro.tenants {
-				add(tr)
-			}
-		} else if tr := ro.tenants[tenant]; tr != nil {
-			add(tr)
-		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -178,18 +251,25 @@ func (s *Store) Totals(from, to time.Time) ([]TenantCounts, error) {
 	}
 	f, t := from.UnixNano(), to.UnixNano()
 	sum := make(map[string]*Counts)
-	err := s.visitRollups(f, t, func(ro *rollup) {
-		lo, hi := minuteRange(ro.hour, f, t)
-		for name, tr := range ro.tenants {
-			c := sum[name]
-			if c == nil {
-				c = &Counts{}
-				sum[name] = c
-			}
-			for m := lo; m < hi; m++ {
-				c.Add(tr.minutes[m])
-			}
+	err := s.visitTenants(f, t, "", true, func(v tenantView) error {
+		c := sum[v.tenant]
+		if c == nil {
+			c = &Counts{}
+			sum[v.tenant] = c
 		}
+		if v.hour >= f && v.hour+hourNs <= t {
+			c.Add(v.totals)
+			return nil
+		}
+		tr, err := v.detail()
+		if err != nil {
+			return err
+		}
+		lo, hi := minuteRange(v.hour, f, t)
+		for m := lo; m < hi; m++ {
+			c.Add(tr.minutes[m])
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -236,14 +316,16 @@ func (s *Store) TopBlocked(tenant string, from, to time.Time, n int) ([]DomainCo
 			}
 		}
 	}
-	err := s.visitRollups(from.UnixNano(), to.UnixNano(), func(ro *rollup) {
-		if tenant == "" {
-			for _, tr := range ro.tenants {
-				add(ro.hour, tr)
-			}
-		} else if tr := ro.tenants[tenant]; tr != nil {
-			add(ro.hour, tr)
+	err := s.visitTenants(from.UnixNano(), to.UnixNano(), tenant, tenant == "", func(v tenantView) error {
+		if v.totals.Blocked() == 0 {
+			return nil
 		}
+		tr, err := v.detail()
+		if err != nil {
+			return err
+		}
+		add(v.hour, tr)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -292,14 +374,16 @@ func (s *Store) SuspectedClients(tenant string, from, to time.Time) ([]Suspected
 			}
 		}
 	}
-	err := s.visitRollups(from.UnixNano(), to.UnixNano(), func(ro *rollup) {
-		if tenant == "" {
-			for name, tr := range ro.tenants {
-				add(name, tr)
-			}
-		} else if tr := ro.tenants[tenant]; tr != nil {
-			add(tenant, tr)
+	err := s.visitTenants(from.UnixNano(), to.UnixNano(), tenant, tenant == "", func(v tenantView) error {
+		if v.threat == 0 {
+			return nil
 		}
+		tr, err := v.detail()
+		if err != nil {
+			return err
+		}
+		add(v.tenant, tr)
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -104,8 +104,8 @@ type Store struct {
 	groups        []hourGroup // WriteBatch scratch
 	touched       []*openPart // WriteBatch scratch
 
-	rollups *lru[partKey, *rollup]     // rollups of sealed parts
-	indexes *lru[partKey, *indexEntry] // block index and dictionary of parts
+	sections *lru[sectionKey, *tenantRoll] // decoded rollup sections of sealed parts
+	indexes  *lru[partKey, *indexEntry]    // block index and dictionary of parts
 
 	notify     chan SuspectEvent
 	notifyDone chan struct{}
@@ -150,7 +150,7 @@ type partMeta struct {
 	name   string
 	size   int64 // valid bytes: written so far (open) or summarized (sealed)
 	sealed bool
-	roll   *rollup // a sealed part's rollup when its sidecar could not be written
+	sum    *partSummary // rollup index of a sealed part
 	open   *openPart
 }
 
@@ -196,7 +196,7 @@ func OpenStore(dir string, opt StoreOptions) (*Store, error) {
 		lastPart: make(map[int64]uint32),
 		book:     book,
 		tracker:  newSuspectTracker(opt.Suspect),
-		rollups:  newLRU[partKey, *rollup](256),
+		sections: newLRU[sectionKey, *tenantRoll](2048),
 		indexes:  newLRU[partKey, *indexEntry](32),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -240,20 +240,20 @@ func (s *Store) loadParts() error {
 		}
 		meta := &partMeta{key: key, name: base, sealed: true}
 		s.lastPart[key.hour] = max(s.lastPart[key.hour], key.part)
-		ro, err := s.readSidecar(meta)
+		err := s.readSummary(meta)
 		if err != nil {
-			ro, err = s.recoverPart(meta)
+			err = s.recoverPart(meta)
 			if err != nil {
 				s.log.Error("querylog: unreadable segment set aside", "file", name, "err", err)
 				os.Rename(filepath.Join(s.dir, name), filepath.Join(s.dir, name+".corrupt"))
 				continue
 			}
-			if ro == nil {
+			if meta.sum == nil {
 				continue // empty part removed
 			}
 		}
 		s.parts[key] = meta
-		if s.book.add(base, key.hour, ro.totals()) {
+		if s.book.add(base, key.hour, meta.sum.totals()) {
 			changed = true
 		}
 	}
@@ -265,44 +265,41 @@ func (s *Store) loadParts() error {
 	return nil
 }
 
-// readSidecar loads the rollup of a sealed part and sets meta.size.
-func (s *Store) readSidecar(meta *partMeta) (*rollup, error) {
-	data, err := os.ReadFile(filepath.Join(s.dir, meta.name+".sum"))
+// readSummary loads the rollup index of a sealed part into meta.
+func (s *Store) readSummary(meta *partMeta) error {
+	ps, err := readSummaryFile(filepath.Join(s.dir, meta.name+".sum"))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sc, err := decodeSidecar(data)
-	if err != nil {
-		return nil, err
+	if ps.part != meta.key.part || ps.hour != meta.key.hour {
+		return corruptf("rollup file belongs to another part")
 	}
-	if sc.part != meta.key.part || sc.roll.hour != meta.key.hour {
-		return nil, corruptf("sidecar belongs to another part")
-	}
-	meta.size = sc.validLen
-	return sc.roll, nil
+	meta.size = ps.validLen
+	meta.sum = ps
+	return nil
 }
 
-// recoverPart summarizes a part that was not sealed (crash, failed sidecar
-// write): the records of its valid prefix of blocks are counted again and
-// a sidecar is written. It returns nil, nil for a part without records,
-// which is removed.
-func (s *Store) recoverPart(meta *partMeta) (*rollup, error) {
+// recoverPart summarizes a part that was not sealed (crash, failed rollup
+// file write): the records of its valid prefix of blocks are counted again
+// and its rollup file is written. A part without records is removed and
+// meta.sum left nil.
+func (s *Store) recoverPart(meta *partMeta) error {
 	path := filepath.Join(s.dir, meta.name+".seg")
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("querylog: open %s: %w", meta.name, err)
+		return fmt.Errorf("querylog: open %s: %w", meta.name, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("querylog: stat %s: %w", meta.name, err)
+		return fmt.Errorf("querylog: stat %s: %w", meta.name, err)
 	}
 	seg, err := openSegment(f, fi.Size())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if seg.hdr.hour != meta.key.hour || seg.hdr.part != meta.key.part {
-		return nil, corruptf("%s: header names another part", meta.name)
+		return corruptf("%s: header names another part", meta.name)
 	}
 	ro := newRollup(meta.key.hour)
 	valid := int64(segHeaderLen)
@@ -329,17 +326,34 @@ func (s *Store) recoverPart(meta *partMeta) (*rollup, error) {
 	if ro.records == 0 {
 		os.Remove(path)
 		os.Remove(filepath.Join(s.dir, meta.name+".sum"))
-		return nil, nil
+		meta.sum = nil
+		return nil
 	}
-	ro.cutTop()
 	meta.size = valid
-	sc := sidecar{part: meta.key.part, validLen: valid, roll: ro}
-	if err := writeFileAtomic(s.dir, meta.name+".sum", sc.encode()); err != nil {
-		s.log.Error("querylog: write rollup", "file", meta.name, "err", err)
-		meta.roll = ro
-	}
+	s.writeSummary(meta, ro)
 	s.log.Info("querylog: recovered unsealed segment", "file", meta.name, "records", ro.records)
-	return ro, nil
+	return nil
+}
+
+// writeSummary writes the rollup file of a sealed part and indexes it in
+// meta. If the file cannot be written the rollup is kept in memory and the
+// next start rebuilds the file from the segment.
+func (s *Store) writeSummary(meta *partMeta, ro *rollup) {
+	ro.cutTop()
+	data := encodeSummary(meta.key.part, meta.size, ro)
+	ps, err := readSummary(readerAt(data), int64(len(data)))
+	if err == nil {
+		err = writeFileAtomic(s.dir, meta.name+".sum", data)
+	}
+	if err != nil {
+		s.log.Error("querylog: write rollup", "file", meta.name, "err", err)
+		meta.sum = summaryOf(meta.key.part, meta.size, ro)
+		return
+	}
+	meta.sum = ps
+	for t, tr := range ro.tenants {
+		s.sections.put(sectionKey{meta.key, t}, tr)
+	}
 }
 
 // merge adds o (a rollup of the same hour) into ro.
@@ -556,16 +570,8 @@ func (s *Store) seal(p *openPart) {
 	delete(s.open, meta.key.hour)
 	meta.open = nil
 	meta.sealed = true
-	p.roll.cutTop()
-	sc := sidecar{part: meta.key.part, validLen: meta.size, roll: p.roll}
-	if err := writeFileAtomic(s.dir, meta.name+".sum", sc.encode()); err != nil {
-		// Keep serving the rollup from memory; the next start rebuilds the
-		// sidecar from the segment.
-		s.log.Error("querylog: write rollup", "file", meta.name, "err", err)
-		meta.roll = p.roll
-	}
-	s.rollups.put(meta.key, p.roll)
-	if s.book.add(meta.name, meta.key.hour, p.roll.totals()) {
+	s.writeSummary(meta, p.roll)
+	if s.book.add(meta.name, meta.key.hour, meta.sum.totals()) {
 		if err := s.book.save(s.dir); err != nil {
 			s.log.Error("querylog: save monthly counts", "err", err)
 		}
@@ -589,19 +595,13 @@ func (s *Store) maintainLoop() {
 // maintain syncs dirty parts, seals parts whose hour is over and applies
 // retention. It runs every second on the maintenance goroutine.
 func (s *Store) maintain(now time.Time) {
+	s.syncDue(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
 	for hour, p := range s.open {
-		if p.dirty && now.Sub(p.lastSync) >= s.opt.SyncEvery {
-			if err := p.f.Sync(); err != nil {
-				s.log.Error("querylog: sync segment", "file", p.meta.name, "err", err)
-			}
-			p.dirty = false
-			p.lastSync = now
-		}
 		end := time.Unix(0, hour+hourNs)
 		if now.Sub(end) >= s.opt.SealGrace && now.Sub(p.lastWrite) >= s.opt.SealGrace {
 			s.seal(p)
@@ -610,6 +610,32 @@ func (s *Store) maintain(now time.Time) {
 	if s.lastRetention.IsZero() || now.Sub(s.lastRetention) >= retentionEvery {
 		s.lastRetention = now
 		s.applyRetention(now)
+	}
+}
+
+// syncDue fsyncs the parts written since their last sync SyncEvery ago. The
+// fsync runs outside the store lock: a slow disk must not hold up
+// WriteBatch, or the queue would fill and drop records. A part sealed
+// meanwhile was synced by seal; its closed file is not an error here.
+func (s *Store) syncDue(now time.Time) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	var files []*os.File
+	for _, p := range s.open {
+		if p.dirty && now.Sub(p.lastSync) >= s.opt.SyncEvery {
+			files = append(files, p.f)
+			p.dirty = false
+			p.lastSync = now
+		}
+	}
+	s.mu.Unlock()
+	for _, f := range files {
+		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			s.log.Error("querylog: sync segment", "file", filepath.Base(f.Name()), "err", err)
+		}
 	}
 }
 
@@ -630,7 +656,11 @@ func (s *Store) applyRetention(now time.Time) {
 			}
 		}
 		delete(s.parts, key)
-		s.rollups.remove(key)
+		if meta.sum != nil {
+			for t := range meta.sum.tenants {
+				s.sections.remove(sectionKey{key, t})
+			}
+		}
 		s.indexes.remove(key)
 		s.book.forget(meta.name)
 		deleted++

@@ -421,6 +421,42 @@ func TestStoreRollupsSurviveRestart(t *testing.T) {
 	}
 }
 
+func TestStoreRebuildsDamagedRollupFile(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{t: t0.Add(3 * time.Hour)}
+	s := openTestStore(t, dir, clk, StoreOptions{})
+	writeAll(t, s, fixture())
+	want := viewRollups(t, s)
+	s.Close()
+
+	// Damage a section of one rollup file (the index stays valid) and the
+	// index of another.
+	sum11 := filepath.Join(dir, "qlog-20260101T11-0001.sum")
+	data, _ := os.ReadFile(sum11)
+	ps, err := readSummary(readerAt(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[ps.base+ps.tenants["org-a"].off+1] ^= 0xff // read by viewRollups
+	os.WriteFile(sum11, data, 0o640)
+	sum12 := filepath.Join(dir, "qlog-20260101T12-0001.sum")
+	data, _ = os.ReadFile(sum12)
+	data[20] ^= 0xff
+	os.WriteFile(sum12, data, 0o640)
+
+	s = openTestStore(t, dir, clk, StoreOptions{})
+	defer s.Close()
+	if got := viewRollups(t, s); !reflect.DeepEqual(want, got) {
+		t.Errorf("rollups from damaged files differ:\nwant %+v\ngot  %+v", want, got)
+	}
+	for _, p := range []string{sum11, sum12} {
+		data, _ := os.ReadFile(p)
+		if _, err := decodeRollupFile(data); err != nil {
+			t.Errorf("%s was not rewritten: %v", filepath.Base(p), err)
+		}
+	}
+}
+
 // crash abandons a store as a killed process would: files are closed but no
 // part is sealed and no rollup or monthly count is written.
 func crash(s *Store) {
@@ -579,6 +615,54 @@ func TestStoreSuspectHook(t *testing.T) {
 	}
 	if !got[1].WindowStart.Equal(t0.Add(time.Hour)) {
 		t.Errorf("second notification window = %v", got[1].WindowStart)
+	}
+}
+
+// TestStoreFailedBatchIsUndone makes the second of two parts written by a
+// batch fail: the first part's block is cut back, the broken part is sealed
+// at its last good length, and the retried batch is stored exactly once.
+func TestStoreFailedBatchIsUndone(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{t: t0.Add(90 * time.Minute)}
+	s := openTestStore(t, dir, clk, StoreOptions{})
+	writeAll(t, s, []Record{
+		rec(10*time.Minute, "org-a", "10.0.0.1", "first.example", Allowed),
+		rec(70*time.Minute, "org-a", "10.0.0.1", "second.example", Allowed),
+	})
+	s.mu.Lock()
+	s.open[t0.Add(time.Hour).UnixNano()].f.Close() // the disk under hour 11 fails
+	s.mu.Unlock()
+
+	batch := []Record{
+		rec(20*time.Minute, "org-a", "10.0.0.1", "retry-a.example", Blocked),
+		rec(80*time.Minute, "org-a", "10.0.0.1", "retry-b.example", Blocked),
+	}
+	if err := s.WriteBatch(append([]Record(nil), batch...)); err == nil {
+		t.Fatal("WriteBatch into a failed file reported success")
+	}
+	if got := searchAll(t, s, Filter{Tenant: "org-a"}); len(got) != 2 {
+		t.Fatalf("a failed batch left %d records visible, want the 2 earlier ones", len(got))
+	}
+	if err := s.WriteBatch(append([]Record(nil), batch...)); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	got := searchAll(t, s, Filter{Tenant: "org-a"})
+	if len(got) != 4 {
+		t.Fatalf("after retry %d records, want 4", len(got))
+	}
+	top, _ := s.TopBlocked("org-a", t0, t0.Add(2*time.Hour), 10)
+	if len(top) != 2 || top[0].Count != 1 || top[1].Count != 1 {
+		t.Errorf("blocked counts after retry = %+v, want each name once", top)
+	}
+	s.Close()
+	s = openTestStore(t, dir, clk, StoreOptions{})
+	defer s.Close()
+	if got := searchAll(t, s, Filter{Tenant: "org-a"}); len(got) != 4 {
+		t.Errorf("after restart %d records, want 4", len(got))
+	}
+	tot, _ := s.Totals(t0, t0.Add(2*time.Hour))
+	if len(tot) != 1 || tot[0].Counts.Queries != 4 {
+		t.Errorf("totals after restart = %+v", tot)
 	}
 }
 
