@@ -53,8 +53,8 @@ type partSummary struct {
 type tenantSummary struct {
 	totals Counts
 	threat uint64 // queries of c2 and malware names: 0 means no suspects
-	off    int64 // section offset from base
-	n      int64 // section length
+	off    int64  // section offset from base
+	n      int64  // section length
 	crc    uint32
 	mem    *tenantRoll // set when there is no file to read from
 }
