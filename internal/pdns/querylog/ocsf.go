@@ -141,11 +141,12 @@ var (
 
 var ocsfDispositionNames = map[int]string{1: "Allowed", 2: "Blocked", 6: "Dropped", 26: "Unauthorized", 27: "Error"}
 
-// ocsfRCodeNames are the captions of rcode_id values 0-11 and 16-23.
+// ocsfRCodeNames are the captions of the rcode_id values in OCSF 1.8.0.
+// Value 16 is captioned "BADSIG_VERS" in 1.8.0 (1.9.0 renames it "BADVERS").
 var ocsfRCodeNames = map[int]string{
 	0: "NoError", 1: "FormError", 2: "ServError", 3: "NXDomain", 4: "NotImp", 5: "Refused",
 	6: "YXDomain", 7: "YXRRSet", 8: "NXRRSet", 9: "NotAuth", 10: "NotZone", 11: "DSOTYPENI",
-	16: "BADVERS", 17: "BADKEY", 18: "BADTIME", 19: "BADMODE", 20: "BADNAME", 21: "BADALG",
+	16: "BADSIG_VERS", 17: "BADKEY", 18: "BADTIME", 19: "BADMODE", 20: "BADNAME", 21: "BADALG",
 	22: "BADTRUNC", 23: "BADCOOKIE", 24: "Unassigned", 25: "Reserved",
 }
 

@@ -127,7 +127,7 @@ func TestOCSFRCodeClasses(t *testing.T) {
 		name string
 	}{
 		{0, 0, "NoError"}, {3, 3, "NXDomain"}, {11, 11, "DSOTYPENI"}, {12, 24, "Unassigned"},
-		{16, 16, "BADVERS"}, {23, 23, "BADCOOKIE"}, {24, 24, "Unassigned"}, {3840, 24, "Unassigned"},
+		{16, 16, "BADSIG_VERS"}, {23, 23, "BADCOOKIE"}, {24, 24, "Unassigned"}, {3840, 24, "Unassigned"},
 		{3841, 25, "Reserved"}, {4095, 25, "Reserved"}, {4096, 24, "Unassigned"}, {65535, 25, "Reserved"},
 	}
 	for _, tt := range tests {
