@@ -294,7 +294,13 @@ func (s *Store) recoverPart(meta *partMeta) error {
 	if err != nil {
 		return fmt.Errorf("querylog: stat %s: %w", meta.name, err)
 	}
-	seg, err := openSegment(f, fi.Size())
+	limit := fi.Size()
+	if meta.size > 0 {
+		// A part sealed before (its rollup file is being rebuilt): bytes past
+		// its sealed length belong to a write that was undone and retried.
+		limit = min(limit, meta.size)
+	}
+	seg, err := openSegment(f, limit)
 	if err != nil {
 		return err
 	}
@@ -321,7 +327,7 @@ func (s *Store) recoverPart(meta *partMeta) error {
 		valid = seg.blocks[i].recsOff + int64(seg.blocks[i].recsLen)
 	}
 	if seg.stop != nil {
-		s.log.Warn("querylog: torn or damaged tail ignored", "file", meta.name, "valid_bytes", valid, "file_bytes", fi.Size(), "err", seg.stop)
+		s.log.Warn("querylog: torn or damaged tail ignored", "file", meta.name, "valid_bytes", valid, "file_bytes", limit, "err", seg.stop)
 	}
 	if ro.records == 0 {
 		os.Remove(path)
