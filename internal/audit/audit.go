@@ -15,34 +15,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qsmo/qsmo/internal/actor"
 	"github.com/qsmo/qsmo/internal/db"
 	"github.com/qsmo/qsmo/internal/id"
 )
 
-// Actor is who caused a change and from where. The web layer puts it in the
-// request context; CLI commands and background jobs set their own label.
-type Actor struct {
-	UserID    string
-	TokenID   string
-	Label     string // e.g. the user's email, "token Deploy bot", "system", "cli"
-	IP        string
-	UserAgent string
-}
-
-type actorKey struct{}
+// Actor is who caused a change; see package actor.
+type Actor = actor.Actor
 
 // WithActor returns a context carrying a.
-func WithActor(ctx context.Context, a Actor) context.Context {
-	return context.WithValue(ctx, actorKey{}, a)
-}
+func WithActor(ctx context.Context, a Actor) context.Context { return actor.With(ctx, a) }
 
 // ActorFrom returns the actor stored in ctx, or a "system" actor.
-func ActorFrom(ctx context.Context) Actor {
-	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
-		return a
-	}
-	return Actor{Label: "system"}
-}
+func ActorFrom(ctx context.Context) Actor { return actor.From(ctx) }
 
 // Event describes one state change. Before and After are marshalled to
 // JSON; callers pass views without secrets (never password hashes, token

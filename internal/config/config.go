@@ -76,8 +76,21 @@ type Option struct {
 	Default string
 	Usage   string
 	Secret  bool // never printed with its value
-	set     func(c *Config, v string) error
+	// Bool options are switches: --demo alone means true.
+	Bool bool
+	set  func(c *Config, v string) error
 }
+
+// flagValue records a flag's raw text for Load; boolean switches work
+// without a value.
+type flagValue struct {
+	v      string
+	isBool bool
+}
+
+func (f *flagValue) String() string     { return f.v }
+func (f *flagValue) Set(v string) error { f.v = v; return nil }
+func (f *flagValue) IsBoolFlag() bool   { return f.isBool }
 
 // Env is the option's environment variable.
 func (o Option) Env() string {
@@ -147,7 +160,7 @@ var Options = []Option{
 		c.DatabaseURL = v
 		return nil
 	}},
-	{Name: "demo", Default: "false", Usage: "fill an empty database with realistic demo organizations and users", set: boolean(func(c *Config) *bool { return &c.Demo })},
+	{Name: "demo", Default: "false", Bool: true, Usage: "fill an empty database with realistic demo organizations and users", set: boolean(func(c *Config) *bool { return &c.Demo })},
 	{Name: "demo-password", Usage: "password of every demo user (default: generated and printed at start)", Secret: true, set: str(func(c *Config) *string { return &c.DemoPassword })},
 	{Name: "log-level", Default: "info", Usage: "debug, info, warn or error", set: oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 	{Name: "log-format", Default: "json", Usage: "json or text", set: oneOf(func(c *Config) *string { return &c.LogFormat }, "json", "text")},
@@ -165,7 +178,7 @@ var Options = []Option{
 	}},
 	{Name: "tls-cert", Usage: "PEM certificate file for HTTPS and DNS-over-TLS", set: str(func(c *Config) *string { return &c.TLSCert })},
 	{Name: "tls-key", Usage: "PEM private key file for --tls-cert", set: str(func(c *Config) *string { return &c.TLSKey })},
-	{Name: "tls-self-signed", Default: "false", Usage: "serve HTTPS with a self-signed certificate generated into the data dir (testing only)", set: boolean(func(c *Config) *bool { return &c.TLSSelfSigned })},
+	{Name: "tls-self-signed", Default: "false", Bool: true, Usage: "serve HTTPS with a self-signed certificate generated into the data dir (testing only)", set: boolean(func(c *Config) *bool { return &c.TLSSelfSigned })},
 	{Name: "office-name", Default: "Cyber Quality Service Management Office", Usage: "the office's name shown in the portal and surveys", set: str(func(c *Config) *string { return &c.OfficeName })},
 	{Name: "session-idle", Default: "30m", Usage: "sign users out after this long without activity", set: duration(func(c *Config) *time.Duration { return &c.SessionIdle })},
 	{Name: "session-absolute", Default: "12h", Usage: "sign users out this long after they signed in, active or not", set: duration(func(c *Config) *time.Duration { return &c.SessionAbsolute })},
@@ -180,7 +193,7 @@ var Options = []Option{
 	{Name: "oidc-key-file", Usage: "PEM private key for private_key_jwt client authentication", set: str(func(c *Config) *string { return &c.OIDCKeyFile })},
 	{Name: "oidc-key-id", Usage: "key ID (kid) of --oidc-key-file as registered with the provider", set: str(func(c *Config) *string { return &c.OIDCKeyID })},
 	{Name: "oidc-acr-values", Usage: "acr_values to request, e.g. urn:acr.login.gov:auth-only", set: str(func(c *Config) *string { return &c.OIDCACRValues })},
-	{Name: "oidc-require-acr", Default: "false", Usage: "refuse sign-in unless the ID token's acr is one of --oidc-acr-values", set: boolean(func(c *Config) *bool { return &c.OIDCRequireACR })},
+	{Name: "oidc-require-acr", Default: "false", Bool: true, Usage: "refuse sign-in unless the ID token's acr is one of --oidc-acr-values", set: boolean(func(c *Config) *bool { return &c.OIDCRequireACR })},
 	{Name: "oidc-scopes", Default: "openid email", Usage: "space-separated scopes to request", set: str(func(c *Config) *string { return &c.OIDCScopes })},
 	{Name: "oidc-label", Default: "Sign in with your agency account", Usage: "text of the single sign-on button", set: str(func(c *Config) *string { return &c.OIDCLabel })},
 	{Name: "dns-addr", Default: "127.0.0.1:5353", Usage: "Protective DNS address for UDP and TCP; empty disables", set: hostPort(func(c *Config) *string { return &c.DNSAddr })},
@@ -214,14 +227,15 @@ func Load(command string, use []string, args []string, getenv func(string) strin
 	}
 	fs := flag.NewFlagSet(command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	values := map[string]*string{}
+	values := map[string]*flagValue{}
 	for _, name := range use {
 		o, ok := lookup(name)
 		if !ok {
 			panic("config: unknown option " + name)
 		}
-		def := o.Default
-		values[name] = fs.String(name, "", fmt.Sprintf("%s (env %s%s)", o.Usage, o.Env(), defaultNote(def)))
+		fv := &flagValue{isBool: o.Bool}
+		values[name] = fv
+		fs.Var(fv, name, fmt.Sprintf("%s (env %s%s)", o.Usage, o.Env(), defaultNote(o.Default)))
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: qsmo %s [options]\n\nOptions:\n", command)
@@ -239,7 +253,7 @@ func Load(command string, use []string, args []string, getenv func(string) strin
 		o, _ := lookup(name)
 		v, from := "", ""
 		if given[name] {
-			v, from = *values[name], "--"+name
+			v, from = values[name].v, "--"+name
 		} else if ev := getenv(o.Env()); ev != "" {
 			v, from = ev, o.Env()
 		} else {

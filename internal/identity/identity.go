@@ -64,6 +64,8 @@ type Session struct {
 	MFAPending  bool
 	Method      string // password, password+totp, oidc
 	ActiveOrgID string
+	// TimeZone is the user's zone for showing times.
+	TimeZone string
 }
 
 // Token is an API token's record; the secret itself is never stored.

@@ -238,7 +238,7 @@ func (s *Service) SetOrgStatus(ctx context.Context, p *authz.Principal, orgID st
 		}
 		return audit.Append(ctx, tx, audit.Event{OrgID: o.ID, Action: action, TargetType: "org", TargetID: o.ID,
 			Summary: fmt.Sprintf("%s %q", map[bool]string{true: "Reactivated", false: "Suspended"}[active], o.Name),
-			Before: map[string]string{"status": before.Status}, After: map[string]string{"status": status}})
+			Before:  map[string]string{"status": before.Status}, After: map[string]string{"status": status}})
 	})
 	return o, err
 }

@@ -258,6 +258,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*authz.Princi
 	if len(ms) == 0 {
 		return nil, sess, apperr.New(apperr.Unauthorized, "Your account has no active role. Ask your administrator.")
 	}
+	sess.TimeZone = u.TimeZone
 	now := s.DB.Now()
 	if now.Sub(sess.LastSeenAt) > time.Minute {
 		if _, err := s.DB.ExecContext(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id = ?", db.TS(now), sess.ID); err != nil {

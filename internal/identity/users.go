@@ -395,7 +395,7 @@ func (s *Service) SetUserStatus(ctx context.Context, p *authz.Principal, userID 
 		}
 		return audit.Append(ctx, tx, audit.Event{OrgID: orgID, Action: action, TargetType: "user", TargetID: userID,
 			Summary: fmt.Sprintf("%s %s", map[bool]string{true: "Reactivated", false: "Suspended"}[active], u.Email),
-			Before: map[string]string{"status": before.Status}, After: map[string]string{"status": status}})
+			Before:  map[string]string{"status": before.Status}, After: map[string]string{"status": status}})
 	})
 	return u, err
 }
