@@ -227,6 +227,9 @@ func parseHTTPS(spec string) (Spec, error) {
 	}
 	canonical := "https://" + hostport + path
 	if u.RawQuery != "" {
+		if !printableASCII(u.RawQuery) {
+			return Spec{}, errors.New("bad URL: query must be printable ASCII without blanks (percent-encode the rest)")
+		}
 		canonical += "?" + u.RawQuery
 	}
 	return Spec{Transport: HTTPS, ServerName: host, URL: canonical}, nil
@@ -290,12 +293,28 @@ func serverName(s string) (string, error) {
 	if n == "" || len(n) > 253 {
 		return "", fmt.Errorf("bad server name %q", s)
 	}
+	last := ""
 	for label := range strings.SplitSeq(n, ".") {
 		if !validLabel(label) {
 			return "", fmt.Errorf("bad server name %q", s)
 		}
+		last = label
+	}
+	// An all-numeric last label would be read as an IPv4 address by some
+	// resolvers ("0", "1.2.3"); no top-level domain is numeric (RFC 3696).
+	if strings.Trim(last, "0123456789") == "" {
+		return "", fmt.Errorf("bad server name %q (numeric top-level label)", s)
 	}
 	return n, nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 func validLabel(l string) bool {
