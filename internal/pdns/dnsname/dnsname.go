@@ -41,6 +41,7 @@ type Error struct {
 	Detail string // optional precision, such as the offending character
 }
 
+// Error formats the rejection as `dnsname: "name": reason detail`.
 func (e *Error) Error() string {
 	msg := "dnsname: " + fmt.Sprintf("%q", e.Name) + ": " + e.Err.Error()
 	if e.Detail != "" {

@@ -199,25 +199,25 @@ type LineError struct {
 	Reason string // why it was refused
 }
 
+// Error formats the line error as "line N: reason: text".
 func (e LineError) Error() string {
 	return fmt.Sprintf("line %d: %s: %q", e.Line, e.Reason, e.Text)
 }
 
 // Reasons for skipping a well-formed rule, the keys of Report.SkippedBy.
 const (
-	SkipException    = "exception rule"
-	SkipCosmetic     = "cosmetic rule"
-	SkipPattern      = "path or pattern rule"
-	SkipRegexp       = "regular expression rule"
-	SkipOption       = "unsupported option"
-	SkipLocalHost    = "local host name"
-	SkipTrigger      = "unsupported trigger"
-	SkipRPZAction    = "unsupported policy action"
-	SkipRecordType   = "unsupported record type"
-	SkipDirective    = "unsupported directive"
-	SkipRecordClass  = "record class other than IN"
-	SkipWholeZone    = "wildcard over the whole policy zone"
-	SkipDuplicateSOA = "second SOA record"
+	SkipException   = "exception rule"
+	SkipCosmetic    = "cosmetic rule"
+	SkipPattern     = "path or pattern rule"
+	SkipRegexp      = "regular expression rule"
+	SkipOption      = "unsupported option"
+	SkipLocalHost   = "local host name"
+	SkipTrigger     = "unsupported trigger"
+	SkipRPZAction   = "unsupported policy action"
+	SkipRecordType  = "unsupported record type"
+	SkipDirective   = "unsupported directive"
+	SkipRecordClass = "record class other than IN"
+	SkipWholeZone   = "wildcard over the whole policy zone"
 )
 
 // Report says what a parse did with its input. For every rule (a name or

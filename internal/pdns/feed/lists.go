@@ -15,6 +15,10 @@ func parsePlainLine(c *collector, line []byte) error {
 		return nil
 	}
 	line = trimSpace(cutComment(line))
+	if len(line) > 0 && line[0] == '<' {
+		c.invalid("markup, not a name (is the source serving an HTML page?)")
+		return nil
+	}
 	if bytes.ContainsAny(line, " \t\v\f") {
 		c.invalid("more than one field (is this a hosts file?)")
 		return nil

@@ -260,6 +260,17 @@ func TestRPZOrigin(t *testing.T) {
 			want: []string{"bad.example = nxdomain"},
 		},
 		{
+			name: "SOA after $ORIGIN still names the zone",
+			zone: "$ORIGIN example.\nrpz.example. SOA ns. host. 1 2 3 4 5\nbad.rpz.example. CNAME .\n",
+			want: []string{"bad = nxdomain"},
+		},
+		{
+			name: "configured origin wins over $ORIGIN without SOA",
+			zone: "$ORIGIN rpz.example.\nbad.example CNAME .\n",
+			opts: ParseOptions{Origin: "example."},
+			want: []string{"bad.example.rpz = nxdomain"},
+		},
+		{
 			name: "no origin at all: owners are the triggers",
 			zone: "bad.example CNAME .\nok.example CNAME rpz-passthru.\n",
 			want: []string{"bad.example = nxdomain", "ok.example = passthru"},

@@ -92,6 +92,7 @@ type RejectedError struct {
 	Reason string
 }
 
+// Error returns the reason with the package prefix.
 func (e *RejectedError) Error() string { return "feed: new version rejected: " + e.Reason }
 
 // Version describes an accepted version of a feed.

@@ -26,7 +26,9 @@ type rpzParser struct {
 	blankOwner bool   // the record started with white space: owner omitted
 
 	origin    string // $ORIGIN for relative names, absolute
-	apex      string // the policy zone, canonical; "" until known
+	apex      string // the policy zone, canonical
+	apexFixed bool   // apex is settled: an SOA or a first rule was seen
+	firstOrig string // the first $ORIGIN, canonical: the zone name if no SOA comes
 	ttl       uint32 // default TTL for records without one
 	lastOwner string // owner of the previous record
 	maxRecord int
@@ -178,9 +180,8 @@ func (p *rpzParser) directive(rec []byte) {
 			return
 		}
 		p.origin = origin
-		if p.apex == "" && p.c.opts.Origin == "" {
-			// A zone file without SOA takes its first $ORIGIN as its name.
-			p.apex = dns.CanonicalName(origin)
+		if p.firstOrig == "" {
+			p.firstOrig = dns.CanonicalName(origin)
 		}
 	case "$TTL":
 		ttl, ok := parseTTL(string(arg))
@@ -213,19 +214,26 @@ func (p *rpzParser) policy(rr dns.RR) error {
 	owner := dns.CanonicalName(h.Name)
 	if h.Rrtype == dns.TypeSOA {
 		switch {
-		case p.apex == "":
-			p.apex = owner
+		case !p.apexFixed:
+			p.apex, p.apexFixed = owner, true
 		case owner != p.apex:
 			p.c.invalid(fmt.Sprintf("SOA for %s inside the policy zone %s", owner, p.apex))
 		}
 		// The same SOA again closes a zone transfer dump: nothing to do.
 		return nil
 	}
-	if p.apex == "" {
-		p.apex = "."
-		if p.c.opts.Origin != "" {
+	if !p.apexFixed {
+		// No SOA before the first rule: the configured origin names the
+		// zone, else the first $ORIGIN, else the root.
+		switch {
+		case p.c.opts.Origin != "":
 			p.apex = dns.CanonicalName(p.c.opts.Origin)
+		case p.firstOrig != "":
+			p.apex = p.firstOrig
+		default:
+			p.apex = "."
 		}
+		p.apexFixed = true
 	}
 	if owner == p.apex {
 		return nil // NS and other zone apex records are not rules
