@@ -126,7 +126,10 @@ func NewScheduler(feeds []Config, onUpdate func(Result), opts SchedulerOptions) 
 	return s, nil
 }
 
-// Feed returns the named feed (for Restore or a one-off Refresh), or nil.
+// Feed returns the named feed, or nil. Call its Restore before Start to
+// resume from a version kept across a restart. To refresh it out of turn
+// use RefreshNow: the result of a direct Refresh goes to its caller only,
+// not to the update callback.
 func (s *Scheduler) Feed(name string) *Feed {
 	if i, ok := s.byName[name]; ok {
 		return s.feeds[i]
@@ -187,7 +190,8 @@ func (s *Scheduler) Start(ctx context.Context) error {
 }
 
 // Stop ends the scheduler, cancelling refreshes in flight, and returns
-// once its goroutines have exited. It may be called more than once.
+// once its goroutines have exited (an update callback in progress
+// finishes first). It may be called more than once.
 func (s *Scheduler) Stop() {
 	s.mu.Lock()
 	cancel := s.cancel
