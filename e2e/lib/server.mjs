@@ -64,14 +64,14 @@ export function tail(file, lines = 60) {
   }
 }
 
-async function waitReady(url, child, deadline) {
+// waitReady polls url until it answers 200, the time is up, or stop is
+// aborted (the caller stopped waiting for another reason).
+async function waitReady(url, timeoutMs, stop) {
+  const deadline = Date.now() + timeoutMs;
   let lastErr = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`server exited before it was ready (code ${child.exitCode}, signal ${child.signalCode})`);
-    }
+  while (Date.now() < deadline && !stop.aborted) {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(url, { signal: AbortSignal.any([stop, AbortSignal.timeout(2_000)]) });
       await res.arrayBuffer();
       if (res.status === 200) return;
       lastErr = `status ${res.status}`;
@@ -80,7 +80,7 @@ async function waitReady(url, child, deadline) {
     }
     await sleep(100);
   }
-  throw new Error(`server not ready within ${READY_TIMEOUT_MS} ms: GET ${url}: ${lastErr}`);
+  throw new Error(`server not ready within ${timeoutMs} ms: GET ${url}: ${lastErr}`);
 }
 
 /**
@@ -160,13 +160,23 @@ export async function startServer(opts = {}) {
   }
 
   try {
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
-    await Promise.race([waitReady(`${baseURL}/readyz`, child, deadline), spawnFailed]);
+    const exitedEarly = exited.then(({ code, signal }) => {
+      throw new Error(`server exited before it was ready (code ${code}, signal ${signal})`);
+    });
+    exitedEarly.catch(() => {});
+    const stopWaiting = new AbortController();
+    const ready = waitReady(`${baseURL}/readyz`, opts.readyTimeoutMs ?? READY_TIMEOUT_MS, stopWaiting.signal);
+    ready.catch(() => {});
+    try {
+      await Promise.race([ready, spawnFailed, exitedEarly]);
+    } finally {
+      stopWaiting.abort();
+    }
   } catch (err) {
     stopping = true;
     if (child.pid !== undefined) {
       child.kill('SIGKILL');
-      await Promise.race([exited, sleep(STOP_TIMEOUT_MS)]);
+      await Promise.race([exited, sleep(STOP_TIMEOUT_MS, undefined, { ref: false })]);
     } else {
       // The program could not be started at all; there is nothing to wait for.
       running.delete(child);
