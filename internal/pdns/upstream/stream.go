@@ -246,6 +246,13 @@ func (c *streamConn) roundTrip(ctx context.Context, q *query) ([]byte, error) {
 
 	deadline, _ := ctx.Deadline()
 	c.wmu.Lock()
+	if ctx.Err() != nil {
+		// Expired while queued behind other writers: nothing was sent, so
+		// the connection is intact for the others.
+		c.wmu.Unlock()
+		c.abandon(id, w)
+		return nil, ctx.Err()
+	}
 	c.conn.SetWriteDeadline(deadline)
 	_, err := c.conn.Write(q.framed())
 	c.wmu.Unlock()
