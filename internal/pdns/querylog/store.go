@@ -413,6 +413,7 @@ func (s *Store) WriteBatch(recs []Record) error {
 	}
 	now := s.opt.Now()
 	s.groupByHour(recs, now)
+	defer s.forgetBatch()
 	s.touched = s.touched[:0]
 	for _, g := range s.groups {
 		p, err := s.partFor(g.hour, now)
@@ -426,7 +427,6 @@ func (s *Store) WriteBatch(recs []Record) error {
 		p.buf = p.buf[:0]
 		for i := 0; i < len(g.recs); i += maxBlockRecords {
 			p.buf = p.enc.appendBlock(p.buf, g.recs[i:min(i+maxBlockRecords, len(g.recs))])
-			s.stats.Blocks++
 		}
 		s.touched = append(s.touched, p)
 		if _, err := p.f.Write(p.buf); err != nil {
@@ -441,6 +441,7 @@ func (s *Store) WriteBatch(recs []Record) error {
 		p.lastWrite = now
 		p.dirty = true
 		s.stats.Bytes += uint64(len(p.buf))
+		s.stats.Blocks += uint64((len(g.recs) + maxBlockRecords - 1) / maxBlockRecords)
 		for _, r := range g.recs {
 			p.roll.add(r, p.tenantRoll(r.Tenant))
 			if ev, ok := s.tracker.observe(r); ok {
@@ -453,6 +454,14 @@ func (s *Store) WriteBatch(recs []Record) error {
 	}
 	s.stats.Records += uint64(len(recs))
 	return nil
+}
+
+// forgetBatch drops the scratch pointers into the caller's batch.
+func (s *Store) forgetBatch() {
+	for i := range s.groups {
+		clear(s.groups[i].recs)
+		s.groups[i].recs = s.groups[i].recs[:0]
+	}
 }
 
 func (s *Store) groupByHour(recs []Record, now time.Time) {
