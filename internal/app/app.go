@@ -79,6 +79,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	if err != nil {
 		return nil, err
 	}
+	return NewWithDB(ctx, cfg, d, log, out)
+}
+
+// NewWithDB wires every service and route on an open, migrated database,
+// which the App then owns.
+func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger, out io.Writer) (*App, error) {
 	a := &App{Cfg: cfg, Log: log, DB: d, Out: out, Registry: prometheus.NewRegistry()}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewDBStatsCollector(d.DB, string(d.Dialect)))
 
