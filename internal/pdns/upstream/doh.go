@@ -47,6 +47,10 @@ func newDoH(spec Spec, tlsConfig *tls.Config, idle time.Duration, maxConns int, 
 		IdleConnTimeout:        idle,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 16 << 10,
+		// A connection that went silent (path blackholed, server gone)
+		// would otherwise swallow every try until TCP keepalive gave up
+		// minutes later; a ping on a quiet connection finds out sooner.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: 5 * time.Second, PingTimeout: 2 * time.Second},
 	}
 	return &dohExchanger{
 		url:       spec.URL,

@@ -317,7 +317,8 @@ func (p *Pool) ResolveFrom(ctx context.Context, q Question) (*dns.Msg, Info, err
 		lastErr   error
 		failMsg   *dns.Msg
 		failInfo  Info
-		refusedBy uint64 // bit i: order[i] said SERVFAIL or REFUSED
+		servfails uint64 // bit i: order[i] said SERVFAIL
+		refusals  uint64 // bit i: order[i] said REFUSED
 	)
 	for i, u := range order {
 		remaining := time.Until(deadline)
@@ -337,13 +338,20 @@ func (p *Pool) ResolveFrom(ctx context.Context, q Question) (*dns.Msg, Info, err
 			// failing at something that works: that counts against them.
 			// When all fail it, the fault is likely the domain's.
 			for j := range i {
-				if refusedBy&(1<<j) != 0 {
+				switch {
+				case servfails&(1<<j) != 0:
 					p.failed(order[j], resultServfail, nil)
+				case refusals&(1<<j) != 0:
+					p.failed(order[j], resultRefused, nil)
 				}
 			}
 			return m, Info{Upstream: u.name, RTT: rtt, Attempts: attempts}, nil
 		case resultServfail, resultRefused:
-			refusedBy |= 1 << i
+			if res == resultServfail {
+				servfails |= 1 << i
+			} else {
+				refusals |= 1 << i
+			}
 			failMsg, failInfo = m, Info{Upstream: u.name, RTT: rtt}
 		default:
 			lastErr = err

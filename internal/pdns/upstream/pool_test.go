@@ -693,3 +693,46 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Errorf("%d goroutines after Close, %d before the pool:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+func TestSilentStreamConnectionIsReplaced(t *testing.T) {
+	s := upstreamtest.Start(t, upstreamtest.Config{})
+	p := newPool(t, Options{}, s.TCPSpec())
+	s.SetMode(upstreamtest.Timeout) // reads queries, never answers
+	for range maxSilentTimeouts {
+		if _, err := p.Resolve(ctxTimeout(t, 30*time.Millisecond), www); err == nil {
+			t.Fatal("a silent server answered")
+		}
+	}
+	s.SetMode(upstreamtest.Answer)
+	resp, err := p.Resolve(ctxTimeout(t, 2*time.Second), www)
+	wantA(t, resp, err)
+	if got := s.Conns(upstreamtest.TCP); got != 2 {
+		t.Errorf("%d connections, want the silent one replaced by a second", got)
+	}
+}
+
+func TestCertificateIsVerified(t *testing.T) {
+	s := upstreamtest.Start(t, upstreamtest.Config{TLS: true, HTTPS: true})
+	t.Run("DoT with another server name", func(t *testing.T) {
+		p := newPool(t, Options{}, "tls://"+s.TLSAddr()+"#other.test")
+		if _, err := p.Resolve(ctxTimeout(t, time.Second), www); !errors.Is(err, ErrAllUnavailable) {
+			t.Errorf("err = %v, want ErrAllUnavailable", err)
+		}
+	})
+	for _, spec := range []string{s.TLSSpec(), s.HTTPSSpec()} {
+		t.Run("untrusted root "+spec[:5], func(t *testing.T) {
+			ss, _ := ParseSpecs(spec)
+			p, err := New(ss, Options{Logger: slog.New(slog.DiscardHandler)}) // system roots only
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if _, err := p.Resolve(ctxTimeout(t, time.Second), www); !errors.Is(err, ErrAllUnavailable) {
+				t.Errorf("err = %v, want ErrAllUnavailable", err)
+			}
+		})
+	}
+	if n := s.Count(upstreamtest.TLS) + s.Count(upstreamtest.HTTPS); n != 0 {
+		t.Errorf("%d queries reached a server whose certificate failed verification", n)
+	}
+}

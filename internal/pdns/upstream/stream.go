@@ -33,6 +33,12 @@ const (
 	// abandonedIDs is how many IDs of given-up queries a connection
 	// remembers, to tell their late replies from forgeries.
 	abandonedIDs = 64
+	// maxSilentTimeouts is how many queries in a row may time out on a
+	// connection with no reply at all in between before it is dropped: a
+	// timeout alone keeps the connection (the answer may just be slow), but
+	// a connection that went silent would otherwise hold the upstream's
+	// queries and probes until the idle timeout.
+	maxSilentTimeouts = 3
 )
 
 var (
@@ -40,6 +46,7 @@ var (
 	errConnLost  = errors.New("upstream: connection lost before the reply")
 	errMalformed = errors.New("upstream: malformed reply")
 	errIdle      = errors.New("upstream: connection idle")
+	errSilent    = errors.New("upstream: connection silent")
 )
 
 // streamExchanger owns the connections to one TCP or TLS upstream and the
@@ -72,6 +79,7 @@ type streamConn struct {
 	pending    map[uint16]*waiter
 	abandoned  [abandonedIDs]uint16
 	nAbandoned int
+	timeouts   int // queries timed out since the last reply
 	dead       bool
 	err        error
 }
@@ -273,6 +281,9 @@ func (c *streamConn) roundTrip(ctx context.Context, q *query) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", errConnLost, c.failure())
 	case <-ctx.Done():
 		if c.abandon(id, w) {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) && c.timedOut() {
+				c.fail(errSilent)
+			}
 			return nil, ctx.Err()
 		}
 		select { // the reader took the reply just before we gave up
@@ -296,6 +307,15 @@ func (c *streamConn) abandon(id uint16, w *waiter) bool {
 	c.abandoned[c.nAbandoned%abandonedIDs] = id
 	c.nAbandoned++
 	return true
+}
+
+// timedOut counts a query that timed out and reports whether the
+// connection has now been silent for maxSilentTimeouts of them.
+func (c *streamConn) timedOut() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timeouts++
+	return c.timeouts >= maxSilentTimeouts
 }
 
 func (c *streamConn) wasAbandonedLocked(id uint16) bool {
@@ -388,6 +408,7 @@ func (c *streamConn) deliver(pkt []byte) {
 	if c.dead {
 		return
 	}
+	c.timeouts = 0 // the server is talking
 	w, ok := c.pending[id]
 	if !ok {
 		if !c.wasAbandonedLocked(id) {
