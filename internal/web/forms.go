@@ -119,6 +119,9 @@ func (f *Form) Cents(name, label string) int64 {
 
 // ParseCents parses a non-negative dollar amount with at most two decimals.
 func ParseCents(v string) (int64, bool) {
+	if v == "" || v == "." {
+		return 0, false
+	}
 	whole, frac, hasFrac := strings.Cut(v, ".")
 	if whole == "" {
 		whole = "0"

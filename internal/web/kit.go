@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -266,6 +267,8 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		switch {
 		case errors.As(err, &maxErr):
 			return apperr.New(apperr.Invalid, "The request body is larger than 1 MiB.")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return apperr.New(apperr.Invalid, "The request body is not valid JSON (it ends too early).")
 		case errors.As(err, &syn):
 			return apperr.New(apperr.Invalid, "The request body is not valid JSON (at byte %d).", syn.Offset)
 		case errors.As(err, &typ):
