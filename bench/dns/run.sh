@@ -6,6 +6,7 @@
 #
 #   bench/dns/run.sh                 # 3 repeats of 10 s per load
 #   REPEATS=1 DURATION=5 bench/dns/run.sh
+#   REAL_NAMES=/path/to/names.txt bench/dns/run.sh   # default ../shared/data/threat-domains/...
 #
 # Only loopback addresses are used; every load is bounded by dnsperf -l.
 set -euo pipefail
@@ -52,7 +53,7 @@ build() {
 	(cd "$ROOT" && go build -o "$WORK/stub" ./bench/dns/stub &&
 		go build -o "$WORK/gen" ./bench/dns/gen &&
 		go build -o "$WORK/qsmodns" ./bench/dns/qsmodns)
-	local real="$ROOT/../shared/data/threat-domains/malicious-domains.txt"
+	local real=${REAL_NAMES:-$ROOT/../shared/data/threat-domains/malicious-domains.txt}
 	if [[ ! -r $real ]]; then
 		log "warning: $real not found: the blocklist is synthetic only"
 		real=""

@@ -48,6 +48,7 @@ func main() {
 	qlogDir := flag.String("querylog-dir", "", "write the query log here (off when empty)")
 	sockets := flag.Int("udp-sockets", 1, "SO_REUSEPORT UDP sockets")
 	readers := flag.Int("udp-readers", 1, "goroutines reading each UDP socket")
+	batch := flag.Int("udp-batch", 32, "datagrams per recvmmsg/sendmmsg (1: one system call per datagram)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGTERM")
 	flag.Parse()
 
@@ -69,7 +70,7 @@ func main() {
 	}
 	cfg := resolver.Config{
 		UDPAddr: *dnsAddr, TCPAddr: *dnsAddr, DoTAddr: *dotAddr, DoHAddr: *dohAddr,
-		Upstream: pool, Logger: logger, UDPSockets: *sockets, UDPReaders: *readers,
+		Upstream: pool, Logger: logger, UDPSockets: *sockets, UDPReaders: *readers, UDPBatch: *batch,
 		TCPMaxConns: 10000,
 	}
 	if *dotAddr != "" || *dohAddr != "" {

@@ -71,6 +71,9 @@ type Config struct {
 	// UDPSockets is the number of SO_REUSEPORT sockets (default 1) and
 	// UDPReaders the goroutines reading each (default 2).
 	UDPSockets, UDPReaders int
+	// UDPBatch is how many datagrams one system call reads or writes
+	// (recvmmsg/sendmmsg on Linux; default 32, 1 turns batching off).
+	UDPBatch int
 	// UDPSize is the payload size advertised in our OPT record and the
 	// most we send over UDP (default 1232).
 	UDPSize uint16
@@ -135,6 +138,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.UDPReaders <= 0 {
 		c.UDPReaders = 2
+	}
+	if c.UDPBatch <= 0 {
+		c.UDPBatch = 32
 	}
 	if c.UDPSize == 0 {
 		c.UDPSize = 1232
@@ -278,6 +284,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	for _, c := range e.udp {
 		for i := 0; i < e.cfg.UDPReaders; i++ {
 			e.readers.Add(1)
+			if e.cfg.UDPBatch > 1 {
+				if b, err := newUDPBatch(c, e.cfg.UDPBatch); err == nil {
+					go e.serveUDPBatch(c, b)
+					continue
+				}
+			}
 			go e.serveUDP(c)
 		}
 	}

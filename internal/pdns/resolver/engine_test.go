@@ -1,14 +1,21 @@
 package resolver
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/miekg/dns"
 )
 
 func TestTenantsOverUDPAndTCP(t *testing.T) {
-	up := &fakeUpstream{}
-	e := startEngine(t, up, twoTenants(t), nil)
+	for _, batch := range []int{1, 32} {
+		t.Run(fmt.Sprintf("udp batch %d", batch), func(t *testing.T) {
+			testTenants(t, startEngine(t, &fakeUpstream{}, twoTenants(t), func(c *Config) { c.UDPBatch = batch }))
+		})
+	}
+}
+
+func testTenants(t *testing.T, e *Engine) {
 	tests := []struct {
 		name    string
 		src     string
