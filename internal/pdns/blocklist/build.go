@@ -169,7 +169,7 @@ func (b *Builder) Build() (*List, error) {
 	arena := make([]byte, 0, b.bytes)
 	uniq := int32(0)
 	for i := range b.pending {
-		if b.Yield != nil && i&8191 == 8191 {
+		if b.Yield != nil && i&2047 == 2047 {
 			b.Yield()
 		}
 		name := unsafe.Slice(unsafe.StringData(b.pending[i].name), len(b.pending[i].name))
@@ -226,7 +226,7 @@ func (b *Builder) Build() (*List, error) {
 	multi := make(map[string]uint32)
 	l.groups = []uint32{0}
 	for u := int32(0); u < uniq; u++ {
-		if b.Yield != nil && u&8191 == 8191 {
+		if b.Yield != nil && u&2047 == 2047 {
 			b.Yield()
 		}
 		rs := byName[start[u]:start[u+1]]
