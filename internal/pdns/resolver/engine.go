@@ -186,6 +186,7 @@ func (c *Config) validate() error {
 type Engine struct {
 	cfg     Config
 	snap    atomic.Pointer[Snapshot]
+	swapMu  sync.Mutex // serializes SetSnapshot
 	cache   *cache.Cache
 	limiter *limiter
 	metrics *metrics
@@ -245,8 +246,21 @@ func New(cfg Config) (*Engine, error) {
 // already running finish with the snapshot they started with, so a swap
 // loses no query. Safe to call at any time from any goroutine.
 func (e *Engine) SetSnapshot(s *Snapshot) {
-	for i := range s.tenants {
-		s.tenants[i].metric = e.metrics.slot(s.tenants[i].id)
+	e.swapMu.Lock()
+	defer e.swapMu.Unlock()
+	if s.boundTo != e {
+		if s.boundTo != nil {
+			// Installed in another engine already: its tenants carry that
+			// engine's metric slots, so bind a copy.
+			c := *s
+			c.tenants = append([]tenant(nil), s.tenants...)
+			s = &c
+		}
+		// The snapshot is not visible to any query of this engine yet.
+		for i := range s.tenants {
+			s.tenants[i].metric = e.metrics.slot(s.tenants[i].id)
+		}
+		s.boundTo = e
 	}
 	var allow, deny int
 	for i := range s.tenants {

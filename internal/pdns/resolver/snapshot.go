@@ -111,6 +111,9 @@ type Snapshot struct {
 	v6Lens     []uint8
 	tokens     map[string]int32
 	listNames  int
+	// boundTo is the engine whose metric slots the tenants carry; set
+	// once, before the snapshot is first installed.
+	boundTo *Engine
 	// buildSeconds is the list load time given in the config plus the
 	// time NewSnapshot took.
 	buildSeconds float64
