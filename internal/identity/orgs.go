@@ -161,7 +161,7 @@ func (s *Service) createOrg(ctx context.Context, in OrgInput) (Org, error) {
 			return fmt.Errorf("identity: insert org: %w", err)
 		}
 		return audit.Append(ctx, tx, audit.Event{OrgID: o.ID, Action: "org.create", TargetType: "org", TargetID: o.ID,
-			Summary: fmt.Sprintf("Created %s %q (%s)", o.Kind, o.Name, o.Slug), After: orgView(o)})
+			Summary: fmt.Sprintf("Created %s “%s” (%s)", o.Kind, o.Name, o.Slug), After: orgView(o)})
 	})
 	return o, err
 }
@@ -202,7 +202,7 @@ func (s *Service) UpdateOrg(ctx context.Context, p *authz.Principal, orgID strin
 			return fmt.Errorf("identity: update org: %w", err)
 		}
 		return audit.Append(ctx, tx, audit.Event{OrgID: o.ID, Action: "org.update", TargetType: "org", TargetID: o.ID,
-			Summary: fmt.Sprintf("Updated %q", o.Name), Before: orgView(before), After: orgView(o)})
+			Summary: fmt.Sprintf("Updated “%s”", o.Name), Before: orgView(before), After: orgView(o)})
 	})
 	return o, err
 }
@@ -237,7 +237,7 @@ func (s *Service) SetOrgStatus(ctx context.Context, p *authz.Principal, orgID st
 			return fmt.Errorf("identity: set org status: %w", err)
 		}
 		return audit.Append(ctx, tx, audit.Event{OrgID: o.ID, Action: action, TargetType: "org", TargetID: o.ID,
-			Summary: fmt.Sprintf("%s %q", map[bool]string{true: "Reactivated", false: "Suspended"}[active], o.Name),
+			Summary: fmt.Sprintf("%s “%s”", map[bool]string{true: "Reactivated", false: "Suspended"}[active], o.Name),
 			Before:  map[string]string{"status": before.Status}, After: map[string]string{"status": status}})
 	})
 	return o, err

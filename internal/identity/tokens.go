@@ -120,7 +120,7 @@ func (s *Service) createToken(ctx context.Context, in TokenInput, by string) (Ne
 			return fmt.Errorf("identity: insert token: %w", err)
 		}
 		return audit.Append(ctx, tx, audit.Event{OrgID: t.OrgID, Action: "token.create", TargetType: "token", TargetID: t.ID,
-			Summary: fmt.Sprintf("Created API token %q (%s)", t.Name, t.Role.Label()), After: map[string]any{"name": t.Name, "role": t.Role, "expires_at": t.ExpiresAt}})
+			Summary: fmt.Sprintf("Created API token “%s” (%s)", t.Name, t.Role.Label()), After: map[string]any{"name": t.Name, "role": t.Role, "expires_at": t.ExpiresAt}})
 	})
 	return t, err
 }
@@ -189,7 +189,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *authz.Principal, tokenID s
 			return fmt.Errorf("identity: revoke token: %w", err)
 		}
 		return audit.Append(ctx, tx, audit.Event{OrgID: t.OrgID, Action: "token.revoke", TargetType: "token", TargetID: t.ID,
-			Summary: fmt.Sprintf("Revoked API token %q", t.Name)})
+			Summary: fmt.Sprintf("Revoked API token “%s”", t.Name)})
 	})
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -59,6 +60,8 @@ func (k *Kit) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: 200}
+		info := &requestInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		next.ServeHTTP(sw, r)
 		if strings.HasPrefix(r.URL.Path, "/assets/") || r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
 			return
@@ -71,8 +74,19 @@ func (k *Kit) logRequests(next http.Handler) http.Handler {
 		// terms, and one-time links keep their secret in the path only for
 		// routes that never log it (see redactPath).
 		k.Opts.Log.Log(r.Context(), level, "http request", "method", r.Method, "path", redactPath(r.URL.Path),
-			"status", sw.status, "duration_ms", time.Since(start).Milliseconds(), "client_ip", ClientIP(r), "user_id", userIDOf(r))
+			"status", sw.status, "duration_ms", time.Since(start).Milliseconds(), "client_ip", ClientIP(r), "user_id", info.userID)
 	})
+}
+
+// requestInfo lets inner handlers tell the request log who was signed in.
+type requestInfo struct{ userID string }
+
+type requestInfoKey struct{}
+
+func noteUser(r *http.Request) {
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		info.userID = userIDOf(r)
+	}
 }
 
 // redactPath hides the secret part of one-time link paths (invitations,

@@ -174,6 +174,7 @@ func (k *Kit) wrap(access Access, api bool, h Handler) http.Handler {
 			return
 		}
 		r = r.WithContext(ctx)
+		noteUser(r)
 		if api {
 			r = r.WithContext(context.WithValue(r.Context(), apiKey{}, true))
 		}
