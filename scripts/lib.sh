@@ -46,6 +46,10 @@ missing_packages() {
 	command -v dig >/dev/null 2>&1 || out+=(dnsutils)
 	command -v kdig >/dev/null 2>&1 || out+=(knot-dnsutils)
 	command -v dnsperf >/dev/null 2>&1 || out+=(dnsperf)
+	# go test -race needs cgo and so a C compiler.
+	if [ "${QSMO_TEST_RACE:-1}" != 0 ]; then
+		command -v "$(go env CC 2>/dev/null || echo gcc)" >/dev/null 2>&1 || out+=(gcc)
+	fi
 	if [ "${#out[@]}" -gt 0 ]; then
 		printf '%s\n' "${out[@]}"
 	fi
@@ -57,7 +61,7 @@ ensure_packages() {
 	local missing
 	mapfile -t missing < <(missing_packages)
 	if [ "${#missing[@]}" -eq 0 ]; then
-		echo "all present: PostgreSQL ($(pg_bindir)), chromium, dig, kdig, dnsperf"
+		echo "all present: PostgreSQL ($(pg_bindir)), chromium, dig, kdig, dnsperf, C compiler for -race"
 		return 0
 	fi
 	echo "missing: ${missing[*]}"
