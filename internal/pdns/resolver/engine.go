@@ -320,8 +320,16 @@ func (e *Engine) listen(ctx context.Context) error {
 		e.addrs[querylog.UDP] = conns[0].LocalAddr()
 	}
 	var lc net.ListenConfig
-	if e.cfg.TCPAddr != "" {
-		l, err := lc.Listen(ctx, "tcp", e.cfg.TCPAddr)
+	tcpAddr := e.cfg.TCPAddr
+	if tcpAddr != "" && tcpAddr == e.cfg.UDPAddr && len(e.udp) > 0 {
+		// "host:0" for both picks one free port: plain DNS clients expect
+		// UDP and TCP on the same port.
+		if _, port, err := net.SplitHostPort(tcpAddr); err == nil && port == "0" {
+			tcpAddr = e.udp[0].LocalAddr().String()
+		}
+	}
+	if tcpAddr != "" {
+		l, err := lc.Listen(ctx, "tcp", tcpAddr)
 		if err != nil {
 			return fmt.Errorf("resolver: listen tcp %s: %w", e.cfg.TCPAddr, err)
 		}
