@@ -26,6 +26,7 @@ import (
 	"github.com/qsmo/qsmo/internal/identity"
 	"github.com/qsmo/qsmo/internal/identity/oidc"
 	"github.com/qsmo/qsmo/internal/notify"
+	"github.com/qsmo/qsmo/internal/pdns"
 	"github.com/qsmo/qsmo/internal/portal"
 	"github.com/qsmo/qsmo/internal/web"
 )
@@ -39,6 +40,9 @@ type App struct {
 	Log      *slog.Logger
 	DB       *db.DB
 	Identity *identity.Service
+	// DNS is the Protective DNS service; its Node is nil when --dns-addr
+	// is empty.
+	DNS      *pdns.Service
 	Kit      *web.Kit
 	Registry *prometheus.Registry
 	// IdentityPages serve sign-in and the identity pages; tests plug a
@@ -135,6 +139,12 @@ func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logg
 	audit.NewHandlers(d, kit, orgName).Register(kit.Router)
 	notify.NewHandlers(d, kit, officeID, cfg.SMTPAddr != "").Register(kit.Router)
 	portal.NewHandlers(kit, d.Ping, a.Registry).Register(kit.Router)
+	if err := a.wireDNS(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	pdns.NewHandlers(a.DNS, kit).Register(kit.Router)
+	a.demoLoaders = append(a.demoLoaders, a.DNS.DemoLoader())
 
 	if cfg.SMTPAddr != "" {
 		sender := &notify.Sender{DB: d, SMTP: notify.SMTPConfig{Addr: cfg.SMTPAddr, User: cfg.SMTPUser, Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS}, Log: log}
@@ -163,8 +173,12 @@ func (a *App) secret(ctx context.Context, name string) ([]byte, error) {
 	return hex.DecodeString(v)
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close stops the resolver node if it runs (its query log is flushed and
+// sealed) and releases the database.
+func (a *App) Close() error {
+	err := a.stopDNS()
+	return errors.Join(err, a.DB.Close())
+}
 
 // printf writes an operator message.
 func (a *App) printf(format string, args ...any) {
@@ -218,6 +232,11 @@ func (a *App) Serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("portal: listen on %s: %w", a.Cfg.HTTPAddr, err)
 	}
+	if err := a.startDNS(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	a.printf("Press Ctrl-C to stop.\n")
 	wctx, stopWorkers := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	n := len(a.workers)
@@ -250,6 +269,7 @@ func (a *App) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err := <-errc:
 		stopWorkers()
+		_ = a.stopDNS()
 		return err
 	}
 	a.Log.Info("shutting down")
@@ -257,6 +277,11 @@ func (a *App) Serve(ctx context.Context) error {
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	<-done
+	// The portal (and DNS over HTTPS on it) is closed: stop the resolver's
+	// listeners, then flush and seal its query log.
+	if derr := a.stopDNS(); derr != nil {
+		a.Log.Warn("dns shutdown", "err", derr)
+	}
 	stopWorkers()
 	for range n {
 		<-finished

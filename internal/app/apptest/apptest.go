@@ -64,10 +64,16 @@ func NewOn(t testing.TB, d *db.DB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A few hours of DNS query history are enough for tests (each hour of
+	// the log is a file written and synced).
+	a.DNS.DemoHistory = 6 * time.Hour
 	w, _, err := demo.Seed(ctx, a.Identity, Password, log, a.DemoLoaders()...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered after the database's cleanup, so it runs first: the DNS
+	// query log is sealed before the database closes.
+	t.Cleanup(func() { _ = a.Close() })
 	srv := httptest.NewServer(a.Kit.Handler())
 	t.Cleanup(srv.Close)
 	a.Identity.PublicURL = srv.URL
