@@ -34,6 +34,8 @@ type overviewData struct {
 	Dash         Dashboard
 	Chart        template.HTML
 	CategoryText []string
+	// Infected counts the devices that crossed the notification threshold.
+	Infected int
 }
 
 func (h *Handlers) overview(w http.ResponseWriter, r *http.Request) error {
@@ -81,6 +83,11 @@ func (h *Handlers) overview(w http.ResponseWriter, r *http.Request) error {
 		return err
 	} else {
 		d.Chart = activityChart(d.Dash, viewerLocation(r))
+		for _, c := range d.Dash.Suspects {
+			if c.C2+c.Malware >= SuspectThreshold {
+				d.Infected++
+			}
+		}
 	}
 	h.V.Render(w, r, http.StatusOK, "dns_overview", page)
 	return nil
@@ -285,7 +292,7 @@ func (h *Handlers) queries(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := web.PrincipalFrom(r.Context())
 	q := r.URL.Query()
-	form := web.NewForm(nil)
+	form := web.NewForm(map[string]string{"match": "suffix"})
 	for _, k := range []string{"domain", "match", "client", "action", "from", "to"} {
 		if v := q.Get(k); v != "" {
 			form.Values.Set(k, v)

@@ -33,6 +33,10 @@ import (
 // to reach this node's resolver.
 const DefaultPollInterval = 2 * time.Second
 
+// SuspectThreshold is how many malware or command-and-control lookups a
+// device makes within an hour before its agency is told it may be infected.
+const SuspectThreshold = 5
+
 // heartbeatEvery is how often a node reports itself in dns_nodes.
 const heartbeatEvery = 30 * time.Second
 
@@ -115,12 +119,15 @@ type Node struct {
 	feedNums    map[string]uint16
 	nextFeedNum uint16
 	versions    map[string]cachedFeed // last good version per feed, entries dropped
+	inList      map[string]bool       // feeds whose entries the current list holds
 	sched       *feed.Scheduler
 	schedSig    string
 	schedCtx    context.Context
 	refreshSeen map[string]int64
 	written     map[string]FeedStatus // feed status last written to the database
 	lastBeat    time.Time
+	beatVersion int64 // policy version and list size last reported
+	beatNames   int
 	startedAt   time.Time
 
 	metrics *nodeMetrics
@@ -143,7 +150,7 @@ func OpenNode(cfg NodeConfig) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: cfg.Log, trigger: make(chan struct{}, 1), reload: make(chan struct{}, 1), feedSig: make(chan struct{}, 1),
 		pending: map[string]*feed.Result{}, done: make(chan struct{}), feedNums: map[string]uint16{}, nextFeedNum: firstFeedNum,
-		versions: map[string]cachedFeed{}, refreshSeen: map[string]int64{}, written: map[string]FeedStatus{}}
+		versions: map[string]cachedFeed{}, inList: map[string]bool{}, refreshSeen: map[string]int64{}, written: map[string]FeedStatus{}}
 	var err error
 	if n.id, err = nodeID(cfg.DataDir); err != nil {
 		return nil, err
@@ -162,7 +169,7 @@ func OpenNode(cfg NodeConfig) (*Node, error) {
 		}
 		n.store, err = querylog.OpenStore(filepath.Join(cfg.DataDir, "dns-querylog"), querylog.StoreOptions{
 			Retention: retention, Logger: cfg.Log,
-			Suspect: querylog.SuspectOptions{Notify: n.onSuspect},
+			Suspect: querylog.SuspectOptions{Threshold: SuspectThreshold, Notify: n.onSuspect},
 		})
 		if err != nil {
 			n.pool.Close()
@@ -297,13 +304,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.st = st
-	n.loadFeedCache()
-	replace := map[string][]feed.Entry{}
-	for fid, r := range n.pending {
-		replace[fid] = r.Entries
-	}
-	n.pending = map[string]*feed.Result{}
-	if err := n.rebuild(replace, true); err != nil {
+	if err := n.rebuild(n.loadKeptFeeds(), true); err != nil {
 		return err
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
@@ -413,8 +414,9 @@ func (n *Node) refreshPolicy(ctx context.Context, all bool) {
 		return
 	}
 	n.st = st
+	replace := n.loadKeptFeeds()
 	n.syncScheduler()
-	if err := n.rebuild(nil, all); err != nil {
+	if err := n.rebuild(replace, all); err != nil {
 		n.log.Error("dns: rebuild snapshot; keeping the current one", "err", err)
 	}
 	n.report(ctx)
@@ -475,26 +477,27 @@ func (n *Node) cacheDir() string { return filepath.Join(n.cfg.DataDir, "dns-feed
 // feedsDir is where file feeds live.
 func (n *Node) feedsDir() string { return filepath.Join(n.cfg.DataDir, "feeds") }
 
-// loadFeedCache reads the kept versions of the enabled feeds at start and
-// queues their entries, so that the first snapshot blocks what the node
-// blocked before it stopped.
-func (n *Node) loadFeedCache() {
+// loadKeptFeeds reads the kept version of every enabled feed whose entries
+// the list does not hold (at start, or a feed turned on again), so that the
+// next snapshot blocks them before any fetch. A feed without a usable kept
+// version loses its version record: the scheduler then fetches it whole.
+func (n *Node) loadKeptFeeds() map[string][]feed.Entry {
+	replace := map[string][]feed.Entry{}
 	for _, f := range n.st.Feeds {
-		if !f.Enabled {
+		if !f.Enabled || n.inList[f.ID] {
 			continue
 		}
 		c, err := readFeedCache(feedCachePath(n.cacheDir(), f.ID))
-		if err != nil {
-			if !errors.Is(err, os.ErrNotExist) {
+		if err != nil || c.Source != f.Source || c.Format != f.Format {
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				n.log.Warn("dns: kept feed version unusable; fetching the feed again", "feed", f.Name, "err", err)
 			}
+			delete(n.versions, f.ID)
 			continue
 		}
-		if c.Source != f.Source || c.Format != f.Format {
-			continue // the office changed the feed: its old version does not count
-		}
-		n.pending[f.ID] = &feed.Result{Feed: f.ID, Entries: c.Entries, Version: c.Version}
+		replace[f.ID] = c.Entries
 		c.Entries = nil
 		n.versions[f.ID] = c
 	}
+	return replace
 }

@@ -84,6 +84,13 @@ func (n *Node) rebuild(replace map[string][]feed.Entry, all bool) error {
 			n.log.Warn("dns: list entries left out", "skipped", skipped)
 		}
 		n.list, n.listSig, n.listTime = l, sig.String(), listTime
+		inList := map[string]bool{}
+		for _, f := range n.st.Feeds {
+			if _, replaced := replace[f.ID]; f.Enabled && (n.inList[f.ID] || replaced) {
+				inList[f.ID] = true
+			}
+		}
+		n.inList = inList
 		n.log.Info("dns: shared list built", "names", l.Len(), "seconds", listTime.Seconds())
 	}
 	snap, err := n.snapshot(names, listTime)

@@ -42,7 +42,7 @@ func (n *Node) report(ctx context.Context) {
 		current[s.Feed] = fs
 	}
 	n.metrics.setFeeds(n.st.Feeds, current)
-	if time.Since(n.lastBeat) >= heartbeatEvery {
+	if time.Since(n.lastBeat) >= heartbeatEvery || n.beatVersion != n.st.Version || n.beatNames != n.list.Len() {
 		n.heartbeat(ctx)
 	}
 	for fid, fs := range current {
@@ -109,7 +109,7 @@ func (n *Node) heartbeat(ctx context.Context) {
 		}
 		return
 	}
-	n.lastBeat = now
+	n.lastBeat, n.beatVersion, n.beatNames = now, n.st.Version, n.list.Len()
 }
 
 // nodeMetrics are the node's own Prometheus metrics: feeds, snapshot

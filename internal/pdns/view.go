@@ -62,6 +62,19 @@ func (viewHelpers) ModeLabel(mode string) string {
 	return mode
 }
 
+// ModeShort names a block mode in a table.
+func (viewHelpers) ModeShort(mode string) string {
+	switch mode {
+	case ModeRefused:
+		return "REFUSED"
+	case ModeNoData:
+		return "NODATA"
+	case ModeSinkhole:
+		return "Block page"
+	}
+	return "NXDOMAIN"
+}
+
 // ModePhrase says how a mode answers, to end a sentence.
 func (viewHelpers) ModePhrase(mode string) string {
 	switch mode {
@@ -139,7 +152,7 @@ var actionLabels = map[querylog.Action]string{
 
 func rowOf(r *querylog.Record) queryRow {
 	row := queryRow{Time: time.Unix(0, r.Time), QName: r.QName(), QType: dns.TypeToString[r.QType], Action: actionLabels[r.Action],
-		Blocked: r.Action.IsBlock(), Rule: r.Rule, Feed: r.Feed, Category: r.Category, Transport: r.Transport.String(), Cache: r.Cache.String()}
+		Blocked: r.Action.IsBlock(), Rule: r.Rule, Feed: feedLabel(r.Feed), Category: r.Category, Transport: r.Transport.String(), Cache: r.Cache.String()}
 	if r.Client.IsValid() {
 		row.Client = r.Client.String()
 	}
@@ -152,4 +165,19 @@ func rowOf(r *querylog.Record) queryRow {
 		row.Latency = fmt.Sprintf("%.1f ms", float64(r.Latency)/1000)
 	}
 	return row
+}
+
+// feedLabel names the list a rule came from; the engine's names for an
+// agency's own lists are said in words (the category says "Your deny
+// list" already).
+func feedLabel(feed string) string {
+	switch feed {
+	case "tenant-deny":
+		return ""
+	case "tenant-allow":
+		return "Your allow list"
+	case "tenant-response-ip":
+		return "Blocked answer network"
+	}
+	return feed
 }
