@@ -142,4 +142,3 @@ func lower(c byte) byte {
 	}
 	return c
 }
-
