@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qsmo/qsmo/internal/app/apptest"
 	"github.com/qsmo/qsmo/internal/authz"
@@ -303,7 +304,16 @@ func TestMetrics(t *testing.T) {
 	c := e.Anonymous()
 	c.Get("/sign-in")
 	c.Get("/sign-in")
-	body := apptest.Body(c.Get("/metrics"))
+	// The counter moves after the response is written, which the client
+	// may see first: scrape until it shows (bounded).
+	var body string
+	for i := 0; i < 50; i++ {
+		body = apptest.Body(c.Get("/metrics"))
+		if strings.Contains(body, `qsmo_http_requests_total{route="GET /sign-in",status="2xx"} 2`) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for _, want := range []string{
 		`qsmo_http_requests_total{route="GET /sign-in",status="2xx"} 2`,
 		`qsmo_http_request_duration_seconds_bucket{route="GET /sign-in"`,
