@@ -27,7 +27,7 @@ var dbOpts = []string{"data-dir", "database-url", "log-level", "log-format"}
 var serveOpts = append(append([]string{}, dbOpts...), "demo", "demo-password", "http-addr", "base-url", "tls-cert", "tls-key", "tls-self-signed",
 	"office-name", "session-idle", "session-absolute", "smtp-addr", "smtp-user", "smtp-password", "smtp-from", "smtp-tls",
 	"oidc-issuer", "oidc-client-id", "oidc-client-secret", "oidc-key-file", "oidc-key-id", "oidc-acr-values", "oidc-require-acr", "oidc-scopes", "oidc-label",
-	"dns-addr", "dot-addr", "dns-upstream", "dns-log-retention")
+	"dns-addr", "dot-addr", "dns-upstream", "dns-log-retention", "dns-query-log")
 
 // cliFail prints a service error the way a person reads it.
 func cliFail(err error) error {

@@ -15,7 +15,7 @@ import (
 	"github.com/qsmo/qsmo/internal/pdns"
 )
 
-var dnsOpts = append(append([]string{}, dbOpts...), "dns-addr", "dot-addr", "dns-upstream", "dns-log-retention",
+var dnsOpts = append(append([]string{}, dbOpts...), "dns-addr", "dot-addr", "dns-upstream", "dns-log-retention", "dns-query-log",
 	"http-addr", "base-url", "tls-cert", "tls-key", "tls-self-signed")
 
 // runDNS runs the resolver role alone, for extra DNS nodes: it serves the

@@ -44,7 +44,7 @@ func (a *App) wireDNS() error {
 	host, _ := os.Hostname()
 	node, err := pdns.OpenNode(pdns.NodeConfig{
 		DB: a.DB, Log: a.Log, DataDir: cfg.DataDir, DNSAddr: cfg.DNSAddr, DoTAddr: cfg.DoTAddr, TLS: tlsConf,
-		Upstreams: cfg.DNSUpstreams, QueryLog: true, Retention: cfg.DNSLogRetention, Demo: cfg.Demo,
+		Upstreams: cfg.DNSUpstreams, QueryLog: cfg.DNSQueryLog, Retention: cfg.DNSLogRetention, Demo: cfg.Demo,
 		Hostname: host, Version: Version, DoHURL: dohURL(cfg.PublicURL()), Registry: a.Registry,
 	})
 	if err != nil {

@@ -300,7 +300,7 @@ func (h *Handlers) queries(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := queriesData{Agency: a, Actions: actionOptions, Loc: viewerLocation(r),
 		Matches: []web.Option{{Value: "suffix", Label: "The name and its subdomains"}, {Value: "exact", Label: "Exactly this name"}, {Value: "contains", Label: "Names containing this text"}}}
-	page := web.Page{Title: "Query log", Side: agencySide(a), Form: form, Wide: false,
+	page := web.Page{Title: "Query log", Side: agencySide(a), Form: form, Wide: true, // the table needs the width
 		Crumbs: append(agencyCrumbs(p), web.Crumb{Label: a.Name, Href: "/dns/agencies/" + a.ID}), Data: &d}
 	filter, errs := ParseQueryFilter(q, d.Loc, time.Now(), MaxPageSize)
 	if len(errs) > 0 {

@@ -2,6 +2,7 @@ package pdns
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +21,9 @@ const (
 	// GlobalFeedName is what the query log names the office's global
 	// blocks as.
 	GlobalFeedName = "office blocks"
+	// bigList is the list size from which memory is returned to the
+	// system after a rebuild.
+	bigList = 100_000
 )
 
 // feedNum returns the rule number of a feed, assigning one on first use.
@@ -92,6 +96,12 @@ func (n *Node) rebuild(replace map[string][]feed.Entry, all bool) error {
 		}
 		n.inList = inList
 		n.log.Info("dns: shared list built", "names", l.Len(), "seconds", listTime.Seconds())
+		if l.Len() >= bigList {
+			// Building a large list leaves as much garbage as the list
+			// itself; give it back now rather than hold twice the memory
+			// until the heap grows into it.
+			defer debug.FreeOSMemory()
+		}
 	}
 	snap, err := n.snapshot(names, listTime)
 	if err != nil {
