@@ -86,7 +86,7 @@ func (a *App) startDNS(ctx context.Context) error {
 		return nil
 	}
 	if err := n.Start(ctx); err != nil {
-		return fmt.Errorf("protective DNS: %w", err)
+		return fmt.Errorf("protective DNS: %w (choose another --dns-addr or --dot-addr, or set --dns-addr \"\" to run without the resolver)", err)
 	}
 	a.printf("  dns      %s (UDP and TCP)\n", n.Addr(querylog.UDP))
 	if dot := n.Addr(querylog.DoT); dot != "" {

@@ -120,6 +120,7 @@ type Node struct {
 	nextFeedNum uint16
 	versions    map[string]cachedFeed // last good version per feed, entries dropped
 	inList      map[string]bool       // feeds whose entries the current list holds
+	bigBuild    bool                  // a large list was built: release memory when done
 	sched       *feed.Scheduler
 	schedSig    string
 	schedCtx    context.Context
@@ -307,6 +308,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.rebuild(n.loadKeptFeeds(), true); err != nil {
 		return err
 	}
+	n.releaseMemory()
 	loopCtx, cancel := context.WithCancel(context.Background())
 	if n.writer != nil {
 		if err := n.writer.Start(context.Background()); err != nil {
@@ -386,10 +388,13 @@ func (n *Node) run(ctx context.Context) {
 			return
 		case <-n.trigger:
 			n.refreshPolicy(ctx, false)
+			n.releaseMemory()
 		case <-n.reload:
 			n.refreshPolicy(ctx, true)
+			n.releaseMemory()
 		case <-n.feedSig:
 			n.applyFeeds()
+			n.releaseMemory()
 		case <-tick.C:
 			if v, err := PolicyVersion(ctx, n.cfg.DB); err != nil {
 				if ctx.Err() == nil {
@@ -434,25 +439,22 @@ func (n *Node) onFeedUpdate(res feed.Result) {
 	}
 }
 
-// applyFeeds swaps the pending feed versions into the list, keeps them in
-// the feed cache and installs a new snapshot.
+// applyFeeds swaps the pending feed versions into the list, installs a
+// new snapshot, then keeps the versions in the feed cache (serving first:
+// writing a million entries takes a while).
 func (n *Node) applyFeeds() {
 	n.feedMu.Lock()
 	pending := n.pending
 	n.pending = map[string]*feed.Result{}
 	n.feedMu.Unlock()
 	replace := map[string][]feed.Entry{}
+	var keep []cachedFeed
 	for fid, res := range pending {
 		f, ok := n.feedByID(fid)
 		if !ok || !f.Enabled {
 			continue // removed or turned off since the fetch began
 		}
-		c := cachedFeed{FeedID: fid, Source: f.Source, Format: f.Format, Version: res.Version, Entries: res.Entries}
-		if err := writeFeedCache(n.cacheDir(), c); err != nil {
-			n.log.Warn("dns: keep feed version on disk", "feed", f.Name, "err", err)
-		}
-		c.Entries = nil
-		n.versions[fid] = c
+		keep = append(keep, cachedFeed{FeedID: fid, Source: f.Source, Format: f.Format, Version: res.Version, Entries: res.Entries})
 		replace[fid] = res.Entries
 	}
 	if len(replace) == 0 {
@@ -460,6 +462,13 @@ func (n *Node) applyFeeds() {
 	}
 	if err := n.rebuild(replace, false); err != nil {
 		n.log.Error("dns: rebuild snapshot after feed update; keeping the current one", "err", err)
+	}
+	for _, c := range keep {
+		if err := writeFeedCache(n.cacheDir(), c); err != nil {
+			n.log.Warn("dns: keep feed version on disk", "feed_id", c.FeedID, "err", err)
+		}
+		c.Entries = nil
+		n.versions[c.FeedID] = c
 	}
 }
 

@@ -40,6 +40,17 @@ func (n *Node) feedNum(fid string) (uint16, error) {
 	return num, nil
 }
 
+// releaseMemory returns the garbage of a large list build to the system,
+// so the resident size shows what the lists keep rather than twice that
+// until the heap grows into it. Call it when the feed entries of the build
+// are no longer referenced.
+func (n *Node) releaseMemory() {
+	if n.bigBuild {
+		n.bigBuild = false
+		debug.FreeOSMemory()
+	}
+}
+
 // rebuild installs a new snapshot built from n.st. replace holds new
 // versions of some feeds; the list is rebuilt when they are given, when
 // the feeds or global blocks changed, or when all is set; otherwise only
@@ -96,12 +107,10 @@ func (n *Node) rebuild(replace map[string][]feed.Entry, all bool) error {
 		}
 		n.inList = inList
 		n.log.Info("dns: shared list built", "names", l.Len(), "seconds", listTime.Seconds())
-		if l.Len() >= bigList {
-			// Building a large list leaves as much garbage as the list
-			// itself; give it back now rather than hold twice the memory
-			// until the heap grows into it.
-			defer debug.FreeOSMemory()
-		}
+		// Building a large list leaves as much garbage as the list itself
+		// (and the feed entries it came from); the loop gives it back to
+		// the system once it has dropped them.
+		n.bigBuild = l.Len() >= bigList
 	}
 	snap, err := n.snapshot(names, listTime)
 	if err != nil {
@@ -126,6 +135,12 @@ func (n *Node) buildList(replace map[string][]feed.Entry, cats map[uint16]uint32
 			replaced[num] = true
 			size += len(entries)
 		}
+	}
+	if size >= bigList {
+		// The build makes short-lived garbage only; collecting it while
+		// the list grows would cost more than the memory it frees, and the
+		// loop returns it to the system right after (releaseMemory).
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	}
 	b := blocklist.NewBuilder(size)
 	// On a busy node with few cores, building a million names must not
