@@ -641,9 +641,7 @@ func (h *Handlers) apiFeedRefresh(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-func blockJSON(g GlobalBlock) DNSGlobalBlockJSON {
-	return DNSGlobalBlockJSON{ID: g.ID, Name: g.Name, Reason: g.Reason, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt}
-}
+func blockJSON(g GlobalBlock) DNSGlobalBlockJSON { return DNSGlobalBlockJSON(g) }
 
 func (h *Handlers) apiBlocks(w http.ResponseWriter, r *http.Request) error {
 	blocks, err := h.S.ListGlobalBlocks(r.Context(), web.PrincipalFrom(r.Context()))

@@ -61,11 +61,9 @@ func SplitList(text string) []string {
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
-		for _, f := range strings.FieldsFunc(line, func(r rune) bool {
+		out = append(out, strings.FieldsFunc(line, func(r rune) bool {
 			return r == ',' || r == ';' || r == ' ' || r == '\t' || r == '\r' || r == '\u00a0'
-		}) {
-			out = append(out, f)
-		}
+		})...)
 	}
 	return out
 }

@@ -465,24 +465,6 @@ func listNodes(ctx context.Context, q db.Queryer, seenSince time.Time) ([]NodeIn
 	return out, rows.Err()
 }
 
-// orgNames returns the names of organizations by ID.
-func orgNames(ctx context.Context, q db.Queryer) (map[string]string, error) {
-	rows, err := q.QueryContext(ctx, "SELECT id, name FROM orgs")
-	if err != nil {
-		return nil, fmt.Errorf("pdns: org names: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var id, name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, err
-		}
-		out[id] = name
-	}
-	return out, rows.Err()
-}
-
 // officeID returns the office organization's ID.
 func officeID(ctx context.Context, q db.Queryer) (string, error) {
 	var id string
