@@ -325,9 +325,10 @@ func (n *Node) Start(ctx context.Context) error {
 	n.schedCtx = loopCtx
 	n.syncScheduler()
 	n.heartbeat(loopCtx)
-	go n.run(loopCtx)
 	n.log.Info("dns resolver listening", "udp", n.engine.Addr(querylog.UDP), "tcp", n.engine.Addr(querylog.TCP),
 		"dot", n.engine.Addr(querylog.DoT), "policy_version", n.st.Version, "tenants", len(n.st.Policies), "list_names", n.list.Len())
+	// From here on the loop owns the policy state.
+	go n.run(loopCtx)
 	return nil
 }
 
