@@ -283,3 +283,43 @@ func insecureClient() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // #nosec G402 -- the test's own self-signed certificate
 }
+
+// TestDNSOff: an empty --dns-addr runs no resolver in the process (no DoH
+// route, no query log); the pages still manage the policy that other
+// resolver nodes serve.
+func TestDNSOff(t *testing.T) {
+	cfg, _, err := config.Load("serve", []string{"data-dir", "dns-addr"}, []string{"--data-dir", t.TempDir(), "--dns-addr", ""},
+		func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.NewWithDB(context.Background(), cfg, dbtest.SQLite(t), quietLog(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.DNS.Node != nil || a.DNS.QueryLog != nil {
+		t.Fatal("a resolver runs with --dns-addr \"\"")
+	}
+	for _, rt := range a.Kit.Router.Routes() {
+		if strings.HasPrefix(rt.Path, "/dns-query") {
+			t.Fatalf("route %s without a resolver", rt.Pattern())
+		}
+	}
+	ctx := actor.With(context.Background(), actor.Actor{Label: "test"})
+	office, err := a.Identity.CreateOffice(ctx, "Office")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := &authz.Principal{Memberships: []authz.Membership{{OrgID: office.ID, OrgKind: authz.Office, Role: authz.OfficeAdmin}}}
+	ag, err := a.Identity.CreateOrg(ctx, admin, identity.OrgInput{Name: "Department of State", Slug: "state", Kind: authz.Agency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DNS.ProvisionAgency(ctx, admin, ag.ID); err != nil {
+		t.Fatalf("provisioning without a local resolver: %v", err)
+	}
+	if _, err := a.DNS.SearchQueries(ctx, admin, ag.ID, querylog.Filter{}); err != pdns.ErrNoQueryLog {
+		t.Fatalf("search without a query log: %v", err)
+	}
+}

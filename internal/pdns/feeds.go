@@ -150,7 +150,7 @@ func (s *Service) ListFeeds(ctx context.Context, p *authz.Principal) ([]FeedWith
 	if err != nil {
 		return nil, err
 	}
-	st, err := listFeedStatus(ctx, s.DB, "")
+	st, err := listFeedStatus(ctx, s.DB, "", s.DB.Now().Add(-nodeFresh))
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (s *Service) GetFeed(ctx context.Context, p *authz.Principal, feedID string
 	if err != nil {
 		return FeedWithStatus{}, err
 	}
-	st, err := listFeedStatus(ctx, s.DB, feedID)
+	st, err := listFeedStatus(ctx, s.DB, feedID, s.DB.Now().Add(-nodeFresh))
 	if err != nil {
 		return FeedWithStatus{}, err
 	}
@@ -454,8 +454,12 @@ func (s *Service) UpdateSettings(ctx context.Context, p *authz.Principal, v4, v6
 	return next, nil
 }
 
+// nodeFresh is how recently a node must have reported to count as running
+// (nodes report every 30 seconds).
+const nodeFresh = 10 * time.Minute
+
 // Nodes returns the resolver nodes seen in the last ten minutes. Callers
 // need dns.read somewhere (the addresses are the service's public ones).
 func (s *Service) Nodes(ctx context.Context) ([]NodeInfo, error) {
-	return listNodes(ctx, s.DB, s.DB.Now().Add(-10*time.Minute))
+	return listNodes(ctx, s.DB, s.DB.Now().Add(-nodeFresh))
 }

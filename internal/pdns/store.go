@@ -374,12 +374,15 @@ func updateFeed(ctx context.Context, tx *db.Tx, f Feed) error {
 	return nil
 }
 
-func listFeedStatus(ctx context.Context, q db.Queryer, feedID string) ([]FeedStatus, error) {
+// listFeedStatus returns what the nodes seen since seenSince know of a
+// feed ("" for every feed): a node that stopped long ago no longer counts.
+func listFeedStatus(ctx context.Context, q db.Queryer, feedID string, seenSince time.Time) ([]FeedStatus, error) {
 	query := `SELECT s.feed_id, s.node_id, n.hostname, s.state, s.entries, s.format, s.reason, s.failures, s.duration_ms,
-		s.last_attempt, s.last_success, s.last_change, s.updated_at FROM dns_feed_status s JOIN dns_nodes n ON n.id = s.node_id`
-	var args []any
+		s.last_attempt, s.last_success, s.last_change, s.updated_at FROM dns_feed_status s JOIN dns_nodes n ON n.id = s.node_id
+		WHERE n.seen_at >= ?`
+	args := []any{db.TS(seenSince)}
 	if feedID != "" {
-		query += " WHERE s.feed_id = ?"
+		query += " AND s.feed_id = ?"
 		args = append(args, feedID)
 	}
 	rows, err := q.QueryContext(ctx, query+" ORDER BY s.feed_id, n.hostname, s.node_id", args...)
