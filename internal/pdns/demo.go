@@ -276,10 +276,12 @@ func (s *Service) demoRecord(r *rand.Rand, org string, client netip.Addr, t time
 		rec.QType = dns.TypeTXT
 	}
 	name := demoNames[r.IntN(len(demoNames))]
-	if x := r.IntN(1000); x < 30 {
-		cat := "malware"
-		if x < 12 {
-			cat = "phishing"
+	// About 1% of lookups hit a phishing name (a link in an email) and
+	// 0.2% a malware name (a stray download or advert).
+	if x := r.IntN(1000); x < 12 {
+		cat := "phishing"
+		if x < 2 {
+			cat = "malware"
 		}
 		if mask[cat] && len(blocked[cat]) > 0 {
 			name = blocked[cat][r.IntN(len(blocked[cat]))]

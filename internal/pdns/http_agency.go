@@ -34,7 +34,7 @@ type overviewData struct {
 	Dash         Dashboard
 	Chart        template.HTML
 	CategoryText []string
-	// Infected counts the devices that crossed the notification threshold.
+	// Infected counts the devices the agency was told about in the range.
 	Infected int
 }
 
@@ -83,11 +83,7 @@ func (h *Handlers) overview(w http.ResponseWriter, r *http.Request) error {
 		return err
 	} else {
 		d.Chart = activityChart(d.Dash, viewerLocation(r))
-		for _, c := range d.Dash.Suspects {
-			if c.C2+c.Malware >= SuspectThreshold {
-				d.Infected++
-			}
-		}
+		d.Infected = len(d.Dash.Reported)
 	}
 	h.V.Render(w, r, http.StatusOK, "dns_overview", page)
 	return nil

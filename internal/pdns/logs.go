@@ -15,6 +15,7 @@ import (
 
 	"github.com/qsmo/qsmo/internal/apperr"
 	"github.com/qsmo/qsmo/internal/authz"
+	"github.com/qsmo/qsmo/internal/db"
 	"github.com/qsmo/qsmo/internal/pdns/dnsname"
 	"github.com/qsmo/qsmo/internal/pdns/querylog"
 )
@@ -196,6 +197,9 @@ type Dashboard struct {
 	Series     []querylog.Point
 	TopBlocked []querylog.DomainCount
 	Suspects   []querylog.SuspectedClient
+	// Reported holds the devices the agency was told about in the range
+	// (they crossed SuspectThreshold within an hour), with the last time.
+	Reported map[string]time.Time
 }
 
 // DashboardStep picks a chart step for a range: about 24 to 48 bars.
@@ -234,7 +238,31 @@ func (s *Service) Dashboard(ctx context.Context, p *authz.Principal, orgID strin
 	if d.Suspects, err = s.QueryLog.SuspectedClients(orgID, from, to); err != nil {
 		return Dashboard{}, queryLogErr(err)
 	}
+	if d.Reported, err = reportedClients(ctx, s.DB, orgID, from); err != nil {
+		return Dashboard{}, err
+	}
 	return d, nil
+}
+
+// reportedClients returns the devices of an agency reported as suspected
+// infected since from, with the start of the last window reported.
+func reportedClients(ctx context.Context, q db.Queryer, orgID string, from time.Time) (map[string]time.Time, error) {
+	rows, err := q.QueryContext(ctx, "SELECT client, MAX(window_start) FROM dns_suspect_alerts WHERE org_id = ? AND window_start >= ? GROUP BY client",
+		orgID, db.TS(from.Truncate(time.Hour)))
+	if err != nil {
+		return nil, fmt.Errorf("pdns: reported clients: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var c string
+		var t time.Time
+		if err := rows.Scan(&c, (*db.Time)(&t)); err != nil {
+			return nil, fmt.Errorf("pdns: scan reported client: %w", err)
+		}
+		out[c] = t
+	}
+	return out, rows.Err()
 }
 
 // AgencySummary is one agency's line on the office's overview.

@@ -233,16 +233,22 @@ func (s *Service) UpdatePolicy(ctx context.Context, p *authz.Principal, orgID st
 // so that one agency's networks are not disclosed to another.
 func conflictMessage(cs []egressOwner, office bool) string {
 	var parts []string
-	for i, c := range cs {
-		if i == 3 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(cs)-3))
-			break
-		}
+	more := 0
+	for _, c := range cs {
+		part := fmt.Sprintf("%s overlaps a network registered by another agency", c.Mine)
 		if office {
-			parts = append(parts, fmt.Sprintf("%s overlaps %s of %s", c.Mine, c.Network, c.OrgName))
-		} else {
-			parts = append(parts, fmt.Sprintf("%s overlaps a network registered by another agency", c.Mine))
+			part = fmt.Sprintf("%s overlaps %s of %s", c.Mine, c.Network, c.OrgName)
 		}
+		switch {
+		case slices.Contains(parts, part):
+		case len(parts) == 3:
+			more++
+		default:
+			parts = append(parts, part)
+		}
+	}
+	if more > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more", more))
 	}
 	msg := strings.Join(parts, "; ") + "."
 	if !office {

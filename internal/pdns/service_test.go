@@ -402,3 +402,14 @@ func TestFeedsBlocksAndSettings(t *testing.T) {
 		})
 	})
 }
+
+func TestConflictMessage(t *testing.T) {
+	mine := prefixes("203.0.113.0/24")[0]
+	cs := []egressOwner{{OrgName: "Treasury", Network: prefixes("203.0.113.0/25")[0], Mine: mine}, {OrgName: "Agriculture", Network: prefixes("203.0.113.128/25")[0], Mine: mine}}
+	if got := conflictMessage(cs, false); strings.Count(got, "203.0.113.0/24 overlaps") != 1 || strings.Contains(got, "Treasury") {
+		t.Errorf("agency: %q", got)
+	}
+	if got := conflictMessage(cs, true); !strings.Contains(got, "203.0.113.0/25 of Treasury") || !strings.Contains(got, "203.0.113.128/25 of Agriculture") {
+		t.Errorf("office: %q", got)
+	}
+}

@@ -2,6 +2,7 @@ package pdns
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -180,4 +181,13 @@ func feedLabel(feed string) string {
 		return "Blocked answer network"
 	}
 	return feed
+}
+
+// ReportedAt returns when a device was last reported as likely infected
+// (zero when it was not), for the overview's table.
+func (d overviewData) ReportedAt(client netip.Addr) time.Time {
+	if !client.IsValid() {
+		return time.Time{}
+	}
+	return d.Dash.Reported[client.String()]
 }
