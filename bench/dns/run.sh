@@ -225,15 +225,21 @@ measure() { # measure SERVER(qsmo|unbound)
 	if [[ $who == qsmo ]]; then port=$Q_PORT dot=$Q_DOT doh=$Q_DOH; else port=$U_PORT dot=$U_DOT doh=$U_DOH; fi
 	local start="start_$who"
 
-	# Memory and load time: without, then with the list.
-	$start nolist nolog
+	# Memory and load time: without, then with the list. Both qsmo runs
+	# log queries, so the query log's own buffers do not count as list
+	# memory; the resident size is read once the server has settled (qsmo
+	# keeps the new feed version on disk after serving it, then returns the
+	# build's garbage).
+	$start nolist log
 	warm "$port" "$WORK/data/queries-hit.txt"
+	sleep 3
 	local rss0
 	rss0=$(rss_kb "$SERVER_PID")
 	stop_server
 	if [[ $who == qsmo ]]; then $start list log; else $start list; fi
 	add load "$who" "$LOAD_S"
 	warm "$port" "$WORK/data/queries-hit.txt"
+	sleep 3
 	add rss "$who" "$(echo "scale=1; ($(rss_kb "$SERVER_PID") - $rss0) / 1024" | bc)"
 
 	perf "$port" "$WORK/data/queries-hit.txt" -c 16 -q 1000
