@@ -50,7 +50,9 @@ func (StaticCatalog) ServiceAreas(context.Context) ([]ServiceArea, error) {
 }
 
 // OfferingName knows no offerings.
-func (StaticCatalog) OfferingName(context.Context, db.Queryer, string) (string, error) { return "", nil }
+func (StaticCatalog) OfferingName(context.Context, db.Queryer, string) (string, error) {
+	return "", nil
+}
 
 // serviceName returns the name of a service area, or a readable form of an
 // unknown key so a survey about a service the catalog has not heard of yet

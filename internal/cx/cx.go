@@ -182,7 +182,9 @@ type Invitation struct {
 }
 
 // Open reports whether the invitation can still be answered at now.
-func (i Invitation) Open(now time.Time) bool { return i.RespondedAt.IsZero() && now.Before(i.ExpiresAt) }
+func (i Invitation) Open(now time.Time) bool {
+	return i.RespondedAt.IsZero() && now.Before(i.ExpiresAt)
+}
 
 // Response is one answered invitation.
 type Response struct {
