@@ -249,7 +249,16 @@ func (s *Service) officeID(ctx context.Context, q db.Queryer) (string, error) {
 
 // checkOffice checks perm on the office organization: the permissions that
 // concern every organization at once (export, settings, lists).
+// A principal none of whose roles grants perm gets Forbidden, not the
+// not-found answer Check gives for organizations out of reach: the office
+// exists for everyone, and the page is simply not theirs.
 func (s *Service) checkOffice(ctx context.Context, p *authz.Principal, perm authz.Permission) error {
+	if p == nil {
+		return apperr.New(apperr.Unauthorized, "Sign in to continue.")
+	}
+	if !authz.CanAnywhere(p, perm) {
+		return apperr.New(apperr.Forbidden, "This is for the office's staff.")
+	}
 	oid, err := s.officeID(ctx, s.DB)
 	if err != nil {
 		return err
