@@ -77,9 +77,33 @@ func (s Stage) About() string {
 	case StageExecution:
 		return "onboarding"
 	case StageDelivery:
-		return "using the service this quarter"
+		return "the service this quarter"
 	}
 	return string(s)
+}
+
+// Question is the survey's heading: "How did onboarding go?".
+func (s Stage) Question(subject string) string {
+	if s == StageDelivery {
+		return "How is " + subject + " working for you?"
+	}
+	return "How did " + s.About() + " go?"
+}
+
+// Sentence says what the survey asks about, to follow "would like to know":
+// "how onboarding to Protective DNS went".
+func (s Stage) Sentence(subject string) string {
+	switch s {
+	case StageNeeds:
+		return "how assessing your needs for " + subject + " went"
+	case StageProcurement:
+		return "how ordering " + subject + " went"
+	case StageExecution:
+		return "how onboarding to " + subject + " went"
+	case StageDelivery:
+		return "how " + subject + " worked for you this quarter"
+	}
+	return "how " + subject + " went"
 }
 
 // Hint describes the stage for forms.
@@ -157,6 +181,9 @@ func (s Survey) Subject() string {
 	}
 	return s.ServiceName
 }
+
+// Question is the survey's heading.
+func (s Survey) Question() string { return s.Stage.Question(s.Subject()) }
 
 // ServiceLabel fills the classic items' [service] placeholder.
 func (s Survey) ServiceLabel() string {

@@ -46,6 +46,8 @@ type surveyInput struct {
 	// Notify sends the invitations in the app and by email; history loaded
 	// by the demo is not mailed.
 	Notify bool
+	// classic, when set, overrides the settings (demo history).
+	classic *bool
 }
 
 type recipient struct{ ID, Name, Email string }
@@ -128,6 +130,9 @@ func (s *Service) createSurvey(ctx context.Context, tx *db.Tx, in surveyInput) (
 		OfferingID: in.OfferingID, ProviderID: in.ProviderID, OrderID: in.OrderID, SubscriptionID: in.SubscriptionID,
 		TrustQuestion: a11.TrustQuestion(st.TrustQuestion, s.OfficeName), Classic: st.Classic, Source: in.Source,
 		Quarter: a11.QuarterOf(at), CreatedBy: in.CreatedBy, CreatedAt: at, ClosesAt: at.Add(s.InvitationTTL)}
+	if in.classic != nil {
+		sv.Classic = *in.classic
+	}
 	if in.OfferingID != "" {
 		if sv.OfferingName, err = s.Catalog.OfferingName(ctx, tx, in.OfferingID); err != nil {
 			return Survey{}, fmt.Errorf("cx: offering name: %w", err)
@@ -193,7 +198,10 @@ func (s *Service) createSurvey(ctx context.Context, tx *db.Tx, in surveyInput) (
 }
 
 func invitationSubject(sv Survey) string {
-	return fmt.Sprintf("How did %s go? A one-minute survey about %s", sv.Stage.About(), sv.Subject())
+	if sv.Stage == StageDelivery {
+		return sv.Question() + " A one-minute survey"
+	}
+	return sv.Question() + " A one-minute survey about " + sv.Subject()
 }
 
 func invitationBody(sv Survey, name, office string) string {
@@ -201,10 +209,10 @@ func invitationBody(sv Survey, name, office string) string {
 	if name != "" {
 		greeting = "Hello " + name + ","
 	}
-	return fmt.Sprintf("%s\n\n%s would like to know how %s went for %s with %s. The survey has four short questions, "+
+	return fmt.Sprintf("%s\n\n%s would like to know %s at %s. The survey has four short questions, "+
 		"every one of them optional, and takes about a minute. Your answers help the office improve the service "+
 		"and are reported in aggregate under OMB Circular A-11 Section 280.\n\nThe link below works once, until %s, without signing in:",
-		greeting, office, sv.Stage.About(), sv.OrgName, sv.Subject(), sv.ClosesAt.Format("January 2, 2006"))
+		greeting, office, sv.Stage.Sentence(sv.Subject()), sv.OrgName, sv.ClosesAt.Format("January 2, 2006"))
 }
 
 // StageEvent is what the marketplace reports at each lifecycle step.

@@ -115,6 +115,17 @@ func (s DriverSet) Keys() []string {
 	return out
 }
 
+// Labels returns the names of the drivers in the set, for people.
+func (s DriverSet) Labels() []string {
+	out := []string{}
+	for _, d := range Drivers {
+		if s.Has(d) {
+			out = append(out, d.Label())
+		}
+	}
+	return out
+}
+
 // Thumb is the answer to the trust question.
 type Thumb int8
 

@@ -64,6 +64,9 @@ type Chart struct {
 	// Horizontal draws bars from left to right with labels on the left,
 	// better for many or long labels. Line charts ignore it.
 	Horizontal bool
+	// Whole says the values are counts: a chosen axis top is a multiple of
+	// four, so every gridline falls on a whole number.
+	Whole bool
 }
 
 // Palette holds the series colours, each with at least 3:1 contrast on a
@@ -100,6 +103,10 @@ func (c Chart) value(v float64) string {
 	}
 	return f(v) + c.Unit
 }
+
+// Percent formats a percentage as a whole number, the way the rest of a
+// page shows them (use with Unit "%").
+func Percent(v float64) string { return strconv.FormatFloat(math.Round(v), 'f', 0, 64) }
 
 func defaultFormat(v float64) string {
 	if v == math.Trunc(v) || math.Abs(v) >= 10 {
@@ -141,7 +148,11 @@ func (c Chart) top() float64 {
 			}
 		}
 	}
-	return NiceMax(m)
+	top := NiceMax(m)
+	if c.Whole {
+		top = math.Max(4, math.Ceil(top/4)*4)
+	}
+	return top
 }
 
 // NiceMax rounds m up to 1, 2, 2.5 or 5 times a power of ten, so axis

@@ -145,6 +145,22 @@ func TestNoData(t *testing.T) {
 	}
 }
 
+func TestWholeAxis(t *testing.T) {
+	c := Chart{ID: "n", Title: "Counts", Labels: []string{"a", "b"}, Series: []Series{{Name: "n", Values: []float64{3, 5}}}, Whole: true}
+	if got := c.top(); got != 8 {
+		t.Errorf("top %v, want 8 so ticks are 0, 2, 4, 6, 8", got)
+	}
+	s := string(c.Bar())
+	for _, tick := range []string{">2</text>", ">6</text>"} {
+		if !strings.Contains(s, tick) {
+			t.Errorf("no tick %s", tick)
+		}
+	}
+	if Percent(66.5) != "67" || Percent(5.7) != "6" {
+		t.Error("Percent rounding")
+	}
+}
+
 func TestNiceMax(t *testing.T) {
 	for in, want := range map[float64]float64{0: 1, 0.3: 0.5, 1: 1, 7: 10, 12: 20, 21: 25, 26: 50, 99: 100, 101: 200, 2400: 2500} {
 		if got := NiceMax(in); math.Abs(got-want) > 1e-9 {
