@@ -215,8 +215,8 @@ func TestDeliveryTrigger(t *testing.T) {
 			{ID: "sub_a", AgencyID: w.energy.ID, ServiceArea: "protective-dns", ActiveSince: long},
 			{ID: "sub_b", AgencyID: w.treasury.ID, ServiceArea: "soc", ProviderID: w.northwind.ID, OfferingID: "off_soc", ActiveSince: long},
 			{ID: "sub_c", AgencyID: w.lab.ID, ServiceArea: "soc", ActiveSince: w.clock.Add(-3 * 24 * time.Hour)}, // too new
-			{ID: "sub_d", AgencyID: w.empty.ID, ServiceArea: "soc", ActiveSince: long},                            // nobody to ask
-			{ID: "sub_e", AgencyID: "org_gone", ServiceArea: "soc", ActiveSince: long},                            // bad data
+			{ID: "sub_d", AgencyID: w.empty.ID, ServiceArea: "soc", ActiveSince: long},                           // nobody to ask
+			{ID: "sub_e", AgencyID: "org_gone", ServiceArea: "soc", ActiveSince: long},                           // bad data
 		}}
 		trig := &DeliveryTrigger{S: w.s, Lister: lister, PageSize: 2, MaxPerRun: 1}
 		n, err := trig.RunOnce(w.ctx)
