@@ -125,7 +125,7 @@ func (h *Handlers) changePost(w http.ResponseWriter, r *http.Request) error {
 		if !f.Fail(err) {
 			return err
 		}
-		return h.renderChangeForm(w, r, http.StatusUnprocessableEntity, f)
+		return h.renderChangeForm(w, r, failStatus(err), f)
 	}
 	return h.K.Redirect(w, r, "/cx/changes/"+c.ID, "success", "The entry is published. We told the people whose feedback it answers.")
 }

@@ -131,7 +131,7 @@ func (h *Handlers) settingsSave(w http.ResponseWriter, r *http.Request) error {
 		if !f.Fail(err) {
 			return err
 		}
-		return h.renderSettings(w, r, http.StatusUnprocessableEntity, f)
+		return h.renderSettings(w, r, failStatus(err), f)
 	}
 	return h.K.Redirect(w, r, "/cx/settings", "success", "Saved. Surveys sent from now on use these settings; surveys already sent keep theirs.")
 }

@@ -14,6 +14,10 @@ func validation(errs map[string]string) error { return apperr.Validation(errs) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// failStatus is the status of a form shown again after err: 422 for bad
+// input, 409 when the record's state refused the change.
+func failStatus(err error) int { return web.Status(apperr.CodeOf(err)) }
+
 func kindOptions() []web.Option {
 	var out []web.Option
 	for _, k := range FeedbackKinds {
@@ -112,7 +116,7 @@ func (h *Handlers) feedbackSubmit(w http.ResponseWriter, r *http.Request) error 
 		if !f.Fail(err) {
 			return err
 		}
-		return h.renderFeedbackForm(w, r, http.StatusUnprocessableEntity, f)
+		return h.renderFeedbackForm(w, r, failStatus(err), f)
 	}
 	return h.K.Redirect(w, r, "/cx/feedback/"+fb.ID, "success", "Thank you. The office has your feedback and will tell you when its status changes.")
 }
@@ -174,7 +178,7 @@ func (h *Handlers) feedbackMove(w http.ResponseWriter, r *http.Request) error {
 		if gerr != nil {
 			return gerr
 		}
-		return h.renderFeedback(w, r, http.StatusUnprocessableEntity, current, f)
+		return h.renderFeedback(w, r, failStatus(err), current, f)
 	}
 	return h.K.Redirect(w, r, "/cx/feedback/"+fb.ID, "success", "The item is now "+fb.State.Label()+". We told the submitter.")
 }

@@ -102,7 +102,7 @@ func (h *Handlers) surveySend(w http.ResponseWriter, r *http.Request) error {
 		if !f.Fail(err) {
 			return err
 		}
-		return h.renderSurveyForm(w, r, http.StatusUnprocessableEntity, f)
+		return h.renderSurveyForm(w, r, failStatus(err), f)
 	}
 	msg := "The survey is on its way to " + plural(sv.Offered, "person", "people") + " at " + sv.OrgName + "."
 	return h.K.Redirect(w, r, "/cx/surveys/"+sv.ID, "success", msg)
@@ -198,6 +198,9 @@ func (h *Handlers) answer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if answered(inv) {
+		return h.K.Redirect(w, r, "/cx/invitations/"+inv.ID, "info", alreadyAnswered(inv))
+	}
 	f, err := web.ParseForm(w, r)
 	if err != nil {
 		return err
@@ -211,7 +214,7 @@ func (h *Handlers) answer(w http.ResponseWriter, r *http.Request) error {
 		if !f.Fail(err) {
 			return err
 		}
-		return h.renderAnswer(w, r, http.StatusUnprocessableEntity, f, h.answerData(inv, "/cx/invitations/"+inv.ID, false))
+		return h.renderAnswer(w, r, failStatus(err), f, h.answerData(inv, "/cx/invitations/"+inv.ID, false))
 	}
 	return h.K.Redirect(w, r, "/cx/invitations/"+inv.ID, "success", "Your answers are recorded.")
 }
@@ -233,11 +236,14 @@ func (h *Handlers) answerLink(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Referrer-Policy", "no-referrer")
+	action := "/cx/answer/" + url.PathEscape(secret)
+	if answered(inv) {
+		return h.K.Redirect(w, r, action, "info", alreadyAnswered(inv))
+	}
 	f, err := web.ParseForm(w, r)
 	if err != nil {
 		return err
 	}
-	action := "/cx/answer/" + url.PathEscape(secret)
 	rawAns, errs := a11.FromForm(f.Values)
 	if len(errs) > 0 {
 		f.Fail(validation(errs))
@@ -247,9 +253,15 @@ func (h *Handlers) answerLink(w http.ResponseWriter, r *http.Request) error {
 		if !f.Fail(err) {
 			return err
 		}
-		return h.renderAnswer(w, r, http.StatusUnprocessableEntity, f, h.answerData(inv, action, true))
+		return h.renderAnswer(w, r, failStatus(err), f, h.answerData(inv, action, true))
 	}
 	return h.K.Redirect(w, r, action, "success", "Your answers are recorded.")
+}
+
+func answered(inv Invitation) bool { return !inv.RespondedAt.IsZero() }
+
+func alreadyAnswered(inv Invitation) string {
+	return "This survey was already answered on " + inv.RespondedAt.Format("January 2, 2006") + "; the first answers stand."
 }
 
 func plural(n int, one, many string) string {
