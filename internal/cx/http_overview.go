@@ -84,9 +84,11 @@ type dashboardData struct {
 	ByService  chart.Chart
 	ByProvider chart.Chart
 	ByOffering chart.Chart
-	Drivers    chart.Chart
-	Asked      chart.Chart
-	Ages       chart.Chart
+	// HasOfferings says whether any survey named an offering.
+	HasOfferings bool
+	Drivers      chart.Chart
+	Asked        chart.Chart
+	Ages         chart.Chart
 	// Filter choices.
 	QuarterOptions  []web.Option
 	StageOptions    []web.Option
@@ -140,6 +142,11 @@ func (h *Handlers) dashboard(r *http.Request) (*dashboardData, error) {
 	d.ByService = groupChart("by-service", "Trust by service", rep.By(ByService))
 	d.ByProvider = groupChart("by-provider", "Trust by provider", rep.By(ByProvider))
 	d.ByOffering = groupChart("by-offering", "Trust by offering", rep.By(ByOffering))
+	for _, c := range rep.Cells {
+		if c.OfferingID != "" {
+			d.HasOfferings = true
+		}
+	}
 	d.Drivers = driverChart(d.Total.Tally)
 	d.Asked = askedChart(d.Quarters)
 	if authz.CanAnywhere(p, authz.CXFeedbackManage) {

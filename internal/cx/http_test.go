@@ -188,7 +188,7 @@ func TestDashboards(t *testing.T) {
 	})
 	t.Run("provider sees its own scores", func(t *testing.T) {
 		body := status(t, e.SignIn("admin@bluewater.example.com").Get("/cx"), http.StatusOK)
-		contains(t, body, "Trust by offering", "What went well and what didn’t")
+		contains(t, body, "Trust by service", "What went well and what didn’t")
 		for _, other := range []string{"Federal Cyber Shared Services Center", "Northwind Security Services", "Open feedback by age", "Department of"} {
 			if strings.Contains(body, other) {
 				t.Errorf("the provider dashboard shows %q", other)
