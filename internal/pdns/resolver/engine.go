@@ -417,8 +417,12 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 
+	// Listener goroutines stop first (UDP readers on their deadline, TCP
+	// connections after answering what they read), so that no query is
+	// added to inflight once it is waited for.
 	drained := make(chan struct{})
 	go func() {
+		e.readers.Wait()
 		e.inflight.Wait()
 		close(drained)
 	}()

@@ -90,8 +90,11 @@ func (e *Engine) serveConn(c net.Conn, tr querylog.Transport) {
 	defer putWorker(w)
 	sem := make(chan struct{}, e.cfg.TCPMaxInFlight)
 	buf := make([]byte, 65535)
-	for !e.closing.Load() {
+	for {
 		_ = c.SetReadDeadline(time.Now().Add(e.cfg.TCPIdleTimeout))
+		if e.closing.Load() { // checked after the deadline: Shutdown sets closing first
+			break
+		}
 		var l [2]byte
 		if _, err := io.ReadFull(br, l[:]); err != nil {
 			break
