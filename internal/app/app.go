@@ -151,6 +151,12 @@ func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logg
 	return a, nil
 }
 
+// AddDeliverySurveys sends the quarterly delivery survey for the active
+// subscriptions l lists, as a worker that Serve owns and stops.
+func (a *App) AddDeliverySurveys(l cx.SubscriptionLister) {
+	a.workers = append(a.workers, (&cx.DeliveryTrigger{S: a.CX, Lister: l, Log: a.Log}).Run)
+}
+
 // secret returns a random value kept in the settings table, creating it on
 // first use (cookie signing key and the like).
 func (a *App) secret(ctx context.Context, name string) ([]byte, error) {

@@ -21,7 +21,10 @@ import (
 func DemoLoader(s *Service) demo.Loader {
 	return func(ctx context.Context, w *demo.World) error {
 		return s.DB.InTx(ctx, func(tx *db.Tx) error {
-			l := &demoLoad{s: s, w: w, tx: tx, ctx: ctx, now: tx.Now(), rnd: rand.New(rand.NewPCG(2026, 280))}
+			// A fixed seed makes the demo the same on every start; nothing
+			// here is a secret.
+			rnd := rand.New(rand.NewPCG(2026, 280)) // #nosec G404 -- deterministic demo data, not a secret
+			l := &demoLoad{s: s, w: w, tx: tx, ctx: ctx, now: tx.Now(), rnd: rnd}
 			if err := l.history(); err != nil {
 				return fmt.Errorf("cx demo: history: %w", err)
 			}

@@ -214,69 +214,26 @@ type SeriesRow struct {
 	Quarters   []Group
 }
 
-// tallyColumns sums responses into an a11.Tally in SQL, so reports read a
-// handful of rows whatever the number of responses. Responses are joined
-// to invitations; a missing response adds nothing.
-var tallyColumns = func() string {
-	cols := []string{
-		"COUNT(r.id)",
-		"SUM(CASE WHEN r.trust = 1 THEN 1 ELSE 0 END)",
-		"SUM(CASE WHEN r.trust = 0 THEN 1 ELSE 0 END)",
-		"SUM(CASE WHEN r.went_well <> 0 THEN 1 ELSE 0 END)",
-		"SUM(CASE WHEN r.not_well <> 0 THEN 1 ELSE 0 END)",
-	}
-	for _, col := range []string{"r.went_well", "r.not_well"} {
-		for _, d := range a11.Drivers {
-			cols = append(cols, fmt.Sprintf("SUM(CASE WHEN (%s & %d) <> 0 THEN 1 ELSE 0 END)", col, 1<<d))
-		}
-	}
-	for i := 1; i <= a11.NumClassic; i++ {
-		v := fmt.Sprintf("CAST(SUBSTR(COALESCE(r.classic, '0000000'), %d, 1) AS INTEGER)", i)
-		cols = append(cols, fmt.Sprintf("SUM(CASE WHEN %s > 0 THEN 1 ELSE 0 END)", v), fmt.Sprintf("SUM(CASE WHEN %s > 0 THEN %s ELSE 0 END)", v, v),
-			fmt.Sprintf("SUM(CASE WHEN %s >= 4 THEN 1 ELSE 0 END)", v))
-	}
-	for i, c := range cols {
-		cols[i] = "COALESCE(" + c + ", 0)"
-	}
-	return strings.Join(cols, ", ")
-}()
-
-// tallyDest returns the scan destinations of tallyColumns.
-func tallyDest(t *a11.Tally) []any {
-	dest := []any{&t.Responses, &t.TrustUp, &t.TrustDown, &t.WentWellN, &t.NotWellN}
-	for i := range t.WentWell {
-		dest = append(dest, &t.WentWell[i])
-	}
-	for i := range t.NotWell {
-		dest = append(dest, &t.NotWell[i])
-	}
-	for i := range t.Classic {
-		dest = append(dest, &t.Classic[i].N, &t.Classic[i].Sum, &t.Classic[i].Agree)
-	}
-	return dest
-}
-
-// cells reads the report's cells. providers, when not nil, limits the
-// report to surveys about those providers' offerings.
+// cells reads the report's cells from their running totals.
+// providers, when not nil, limits the report to surveys about those
+// providers' offerings.
 func (s *Service) cells(ctx context.Context, q db.Queryer, f ReportFilter, providers []string) ([]Cell, error) {
-	where := []string{"i.quarter >= ?", "i.quarter <= ?"}
+	where := []string{"c.quarter >= ?", "c.quarter <= ?"}
 	args := []any{f.From.String(), f.To.String()}
 	if providers != nil {
-		in, inArgs := inClause("s.provider_id", providers)
+		in, inArgs := inClause("c.provider_id", providers)
 		where, args = append(where, in), append(args, inArgs...)
 	}
-	for col, v := range map[string]string{"s.stage": string(f.Stage), "s.service_area": f.ServiceArea, "s.provider_id": f.ProviderID, "s.offering_id": f.OfferingID} {
+	for col, v := range map[string]string{"c.stage": string(f.Stage), "c.service_area": f.ServiceArea, "c.provider_id": f.ProviderID, "c.offering_id": f.OfferingID} {
 		if v != "" {
 			where, args = append(where, col+" = ?"), append(args, v)
 		}
 	}
-	query := `SELECT i.quarter, s.stage, s.service_area, MAX(s.service_name), COALESCE(s.provider_id, ''), COALESCE(MAX(p.name), ''), s.offering_id,
-		MAX(s.offering_name), COUNT(i.id), ` + tallyColumns + `
-		FROM cx_invitations i JOIN cx_surveys s ON s.id = i.survey_id LEFT JOIN orgs p ON p.id = s.provider_id
-		LEFT JOIN cx_responses r ON r.invitation_id = i.id
+	query := `SELECT c.quarter, c.stage, c.service_area, c.service_name, c.provider_id, COALESCE(p.name, ''), c.offering_id, c.offering_name,
+		c.offered, ` + strings.Join(prefixed("c.", tallyColumns), ", ") + `
+		FROM cx_tallies c LEFT JOIN orgs p ON p.id = c.provider_id
 		WHERE ` + strings.Join(where, " AND ") + `
-		GROUP BY i.quarter, s.stage, s.service_area, s.provider_id, s.offering_id
-		ORDER BY i.quarter, s.stage, s.service_area, s.provider_id, s.offering_id`
+		ORDER BY c.quarter, c.stage, c.service_area, c.provider_id, c.offering_id`
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cx: report cells: %w", err)
@@ -386,9 +343,9 @@ func (s *Service) OfferingTrust(ctx context.Context, offeringIDs []string) (map[
 	}
 	f := ReportFilter{}
 	f.normalize(s.DB.Now())
-	in, args := inClause("s.offering_id", offeringIDs)
-	query := `SELECT s.offering_id, ` + tallyColumns + ` FROM cx_invitations i JOIN cx_surveys s ON s.id = i.survey_id
-		JOIN cx_responses r ON r.invitation_id = i.id WHERE i.quarter >= ? AND i.quarter <= ? AND ` + in + ` GROUP BY s.offering_id`
+	in, args := inClause("c.offering_id", offeringIDs)
+	query := `SELECT c.offering_id, ` + tallySums("c") + ` FROM cx_tallies c
+		WHERE c.quarter >= ? AND c.quarter <= ? AND ` + in + ` GROUP BY c.offering_id HAVING SUM(c.responses) > 0`
 	rows, err := s.DB.QueryContext(ctx, query, append([]any{f.From.String(), f.To.String()}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cx: offering trust: %w", err)

@@ -84,6 +84,7 @@ func TestReports(t *testing.T) {
 		// FY2026 Q3: Treasury's execution survey about Protective DNS: 4 admins asked, 2 answered.
 		w.seed(q3, w.treasury, StageExecution, "protective-dns", "", "", down, note)
 
+		checkTallies(t, w.s)
 		r, err := w.s.Report(w.ctx, w.officeAnalyst, ReportFilter{})
 		if err != nil {
 			t.Fatal(err)
@@ -271,4 +272,64 @@ type orderless struct{ f *fakeLister }
 
 func (o orderless) ActiveSubscriptions(context.Context, time.Time, string, int) ([]Subscription, error) {
 	return o.f.subs, nil
+}
+
+// rawCells counts a report's cells from the invitation and response rows
+// themselves, the slow way, to check the running totals against.
+func rawCells(t *testing.T, d *db.DB) map[string]Cell {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]Cell{}
+	key := func(q, stage, area, prov, off string) string {
+		return strings.Join([]string{q, stage, area, prov, off}, "|")
+	}
+	rows, err := d.QueryContext(ctx, `SELECT i.quarter, s.stage, s.service_area, COALESCE(s.provider_id, ''), s.offering_id, r.id IS NOT NULL,
+		COALESCE(r.trust, -1), COALESCE(r.went_well, 0), COALESCE(r.not_well, 0), COALESCE(r.classic, '0000000')
+		FROM cx_invitations i JOIN cx_surveys s ON s.id = i.survey_id LEFT JOIN cx_responses r ON r.invitation_id = i.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var q, stage, area, prov, off, classic string
+		var answered bool
+		var trust, went, not int
+		if err := rows.Scan(&q, &stage, &area, &prov, &off, &answered, &trust, &went, &not, &classic); err != nil {
+			t.Fatal(err)
+		}
+		k := key(q, stage, area, prov, off)
+		c := out[k]
+		c.Offered++
+		if answered {
+			a := a11.Answer{WentWell: a11.DriverSet(went), NotWell: a11.DriverSet(not), Classic: parseClassic(classic)}
+			switch trust {
+			case 1:
+				a.Trust = a11.ThumbsUp
+			case 0:
+				a.Trust = a11.ThumbsDown
+			}
+			c.Tally.Add(a)
+		}
+		out[k] = c
+	}
+	return out
+}
+
+// checkTallies compares every report cell with the raw count.
+func checkTallies(t *testing.T, s *Service) {
+	t.Helper()
+	cells, err := s.cells(context.Background(), s.DB, ReportFilter{From: a11.Quarter{FY: 2000, Q: 1}, To: a11.Quarter{FY: 2200, Q: 4}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := rawCells(t, s.DB)
+	if len(cells) != len(raw) {
+		t.Fatalf("%d cells from the totals, %d from the rows", len(cells), len(raw))
+	}
+	for _, c := range cells {
+		k := strings.Join([]string{c.Quarter.String(), string(c.Stage), c.ServiceArea, c.ProviderID, c.OfferingID}, "|")
+		if want := raw[k]; c.Offered != want.Offered || c.Tally != want.Tally {
+			t.Errorf("cell %s: totals say %d offered %+v, rows say %d offered %+v", k, c.Offered, c.Tally, want.Offered, want.Tally)
+		}
+	}
 }

@@ -240,6 +240,9 @@ func (s *Service) storeResponse(ctx context.Context, tx *db.Tx, inv Invitation, 
 	if err != nil {
 		return Response{}, fmt.Errorf("cx: insert response: %w", err)
 	}
+	if err := addToTally(ctx, tx, inv.Survey, ans); err != nil {
+		return Response{}, err
+	}
 	// The audit record names the response, not its content: comments
 	// stay out of the log.
 	return rsp, audit.Append(ctx, tx, audit.Event{OrgID: inv.OrgID, Action: "cx.response.submit", TargetType: "cx_response", TargetID: rsp.ID,

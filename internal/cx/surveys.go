@@ -170,6 +170,9 @@ func (s *Service) createSurvey(ctx context.Context, tx *db.Tx, in surveyInput) (
 	} else if n == 0 {
 		return Survey{}, errAlreadySent
 	}
+	if err := startTally(ctx, tx, sv, len(people)); err != nil {
+		return Survey{}, err
+	}
 	for _, person := range people {
 		secret := id.Secret(20)
 		inv := Invitation{ID: id.New("cxi"), SurveyID: sv.ID, OrgID: sv.OrgID, UserID: person.ID}
@@ -357,7 +360,7 @@ func (s *Service) Send(ctx context.Context, p *authz.Principal, in SendInput) (S
 
 const surveyColumns = `s.id, s.org_id, o.name, s.stage, s.service_area, s.service_name, s.offering_id, s.offering_name, COALESCE(s.provider_id, ''),
 	COALESCE(p.name, ''), s.order_id, s.subscription_id, s.trust_question, s.classic, s.source, s.quarter, s.created_by, s.created_at, s.closes_at,
-	(SELECT COUNT(*) FROM cx_invitations i WHERE i.survey_id = s.id), (SELECT COUNT(*) FROM cx_responses r WHERE r.survey_id = s.id)`
+	(SELECT COUNT(*) FROM cx_invitations x WHERE x.survey_id = s.id), (SELECT COUNT(*) FROM cx_responses y WHERE y.survey_id = s.id)`
 
 const surveyFrom = ` FROM cx_surveys s JOIN orgs o ON o.id = s.org_id LEFT JOIN orgs p ON p.id = s.provider_id`
 

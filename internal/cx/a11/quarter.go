@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Quarter is a federal fiscal quarter, the period A-11 data is reported
@@ -94,8 +95,12 @@ func (q Quarter) Before(o Quarter) bool {
 // ParseQuarter reads "FY2026Q3" (case-insensitive; "FY2026-Q3" and
 // "FY 2026 Q3" are accepted too).
 func ParseQuarter(s string) (Quarter, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	t = strings.NewReplacer(" ", "", "-", "").Replace(t)
+	t := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return unicode.ToUpper(r)
+	}, strings.TrimSpace(s))
 	rest, ok := strings.CutPrefix(t, "FY")
 	if !ok || len(rest) != 6 || rest[4] != 'Q' {
 		return Quarter{}, fmt.Errorf("a11: quarter %q is not like FY2026Q3", s)

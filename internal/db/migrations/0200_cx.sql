@@ -28,6 +28,64 @@ CREATE TABLE cx_surveys (
 );
 CREATE INDEX cx_surveys_org ON cx_surveys (org_id, created_at);
 CREATE INDEX cx_surveys_created ON cx_surveys (created_at);
+CREATE INDEX cx_surveys_quarter ON cx_surveys (quarter);
+
+-- Running totals per quarter, stage, service, provider and offering (the
+-- cells reports add up), kept in the same transaction as each survey and
+-- response, so a report reads a few rows instead of every invitation and
+-- response. provider_id and offering_id are '' for none. Counters follow
+-- a11.Tally.
+CREATE TABLE cx_tallies (
+    quarter                      TEXT NOT NULL,
+    stage                        TEXT NOT NULL,
+    service_area                 TEXT NOT NULL,
+    provider_id                  TEXT NOT NULL DEFAULT '',
+    offering_id                  TEXT NOT NULL DEFAULT '',
+    service_name                 TEXT NOT NULL DEFAULT '',
+    offering_name                TEXT NOT NULL DEFAULT '',
+    offered                      BIGINT NOT NULL DEFAULT 0,
+    responses                    BIGINT NOT NULL DEFAULT 0,
+    trust_up                     BIGINT NOT NULL DEFAULT 0,
+    trust_down                   BIGINT NOT NULL DEFAULT 0,
+    went_well_n                  BIGINT NOT NULL DEFAULT 0,
+    not_well_n                   BIGINT NOT NULL DEFAULT 0,
+    went_well_effectiveness      BIGINT NOT NULL DEFAULT 0,
+    went_well_ease               BIGINT NOT NULL DEFAULT 0,
+    went_well_efficiency         BIGINT NOT NULL DEFAULT 0,
+    went_well_transparency       BIGINT NOT NULL DEFAULT 0,
+    went_well_humanity           BIGINT NOT NULL DEFAULT 0,
+    went_well_employee           BIGINT NOT NULL DEFAULT 0,
+    went_well_other              BIGINT NOT NULL DEFAULT 0,
+    not_well_effectiveness       BIGINT NOT NULL DEFAULT 0,
+    not_well_ease                BIGINT NOT NULL DEFAULT 0,
+    not_well_efficiency          BIGINT NOT NULL DEFAULT 0,
+    not_well_transparency        BIGINT NOT NULL DEFAULT 0,
+    not_well_humanity            BIGINT NOT NULL DEFAULT 0,
+    not_well_employee            BIGINT NOT NULL DEFAULT 0,
+    not_well_other               BIGINT NOT NULL DEFAULT 0,
+    classic_satisfaction_n       BIGINT NOT NULL DEFAULT 0,
+    classic_satisfaction_sum     BIGINT NOT NULL DEFAULT 0,
+    classic_satisfaction_agree   BIGINT NOT NULL DEFAULT 0,
+    classic_confidence_n         BIGINT NOT NULL DEFAULT 0,
+    classic_confidence_sum       BIGINT NOT NULL DEFAULT 0,
+    classic_confidence_agree     BIGINT NOT NULL DEFAULT 0,
+    classic_effectiveness_n      BIGINT NOT NULL DEFAULT 0,
+    classic_effectiveness_sum    BIGINT NOT NULL DEFAULT 0,
+    classic_effectiveness_agree  BIGINT NOT NULL DEFAULT 0,
+    classic_ease_n               BIGINT NOT NULL DEFAULT 0,
+    classic_ease_sum             BIGINT NOT NULL DEFAULT 0,
+    classic_ease_agree           BIGINT NOT NULL DEFAULT 0,
+    classic_efficiency_n         BIGINT NOT NULL DEFAULT 0,
+    classic_efficiency_sum       BIGINT NOT NULL DEFAULT 0,
+    classic_efficiency_agree     BIGINT NOT NULL DEFAULT 0,
+    classic_equity_n             BIGINT NOT NULL DEFAULT 0,
+    classic_equity_sum           BIGINT NOT NULL DEFAULT 0,
+    classic_equity_agree         BIGINT NOT NULL DEFAULT 0,
+    classic_employee_n           BIGINT NOT NULL DEFAULT 0,
+    classic_employee_sum         BIGINT NOT NULL DEFAULT 0,
+    classic_employee_agree       BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (quarter, stage, service_area, provider_id, offering_id)
+);
 
 CREATE TABLE cx_invitations (
     id           TEXT PRIMARY KEY,
