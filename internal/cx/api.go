@@ -107,8 +107,8 @@ func responseJSON(r Response) ResponseJSON {
 type InvitationJSON struct {
 	ID          string     `json:"id"`
 	Survey      SurveyJSON `json:"survey"`
-	UserName    string     `json:"user_name"`
-	UserEmail   string     `json:"user_email"`
+	UserName    string     `json:"user_name,omitempty" doc:"for tokens that may read the organization's people"`
+	UserEmail   string     `json:"user_email,omitempty" doc:"for tokens that may read the organization's people"`
 	ExpiresAt   time.Time  `json:"expires_at"`
 	RespondedAt time.Time  `json:"responded_at,omitzero"`
 	Open        bool       `json:"open"`
@@ -421,10 +421,20 @@ func (h *Handlers) apiInvitations(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	now := h.S.DB.Now()
+	p := web.PrincipalFrom(r.Context())
+	people := map[string]bool{} // organization -> whether the caller may read its people
 	out := []InvitationJSON{}
 	for _, inv := range list {
-		out = append(out, InvitationJSON{ID: inv.ID, Survey: surveyJSON(inv.Survey), UserName: inv.UserName, UserEmail: inv.UserEmail,
-			ExpiresAt: inv.ExpiresAt, RespondedAt: inv.RespondedAt, Open: inv.Open(now)})
+		j := InvitationJSON{ID: inv.ID, Survey: surveyJSON(inv.Survey), ExpiresAt: inv.ExpiresAt, RespondedAt: inv.RespondedAt, Open: inv.Open(now)}
+		may, ok := people[inv.OrgID]
+		if !ok {
+			may = h.K.Authz.Can(r.Context(), p, authz.UserRead, inv.OrgID)
+			people[inv.OrgID] = may
+		}
+		if may {
+			j.UserName, j.UserEmail = inv.UserName, inv.UserEmail
+		}
+		out = append(out, j)
 	}
 	web.JSON(w, http.StatusOK, out)
 	return nil

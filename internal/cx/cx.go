@@ -173,13 +173,18 @@ type Survey struct {
 	Responses int
 }
 
-// Subject is what the survey is about, for headings: "Protective DNS" or
-// "Managed SOC (SOC as a service)".
+// Subject is what the survey is about, for sentences: "Protective DNS",
+// "SOC as a service from Northwind Security" or, when the catalog names the
+// offering, "Managed SOC, tier 2 from Northwind Security".
 func (s Survey) Subject() string {
-	if s.OfferingName != "" && s.OfferingName != s.ServiceName {
-		return s.OfferingName + " (" + s.ServiceName + ")"
+	subject := s.ServiceName
+	if s.OfferingName != "" {
+		subject = s.OfferingName
 	}
-	return s.ServiceName
+	if s.ProviderName != "" {
+		subject += " from " + s.ProviderName
+	}
+	return subject
 }
 
 // Question is the survey's heading.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
+	"github.com/qsmo/qsmo/internal/audit"
 	"github.com/qsmo/qsmo/internal/cx/a11"
 	"github.com/qsmo/qsmo/internal/db"
 	"github.com/qsmo/qsmo/internal/demo"
@@ -360,6 +362,11 @@ func (l *demoLoad) feedback() error {
 				return fmt.Errorf("%q: %w", it.title, err)
 			}
 			if err := addFeedbackEvent(l.ctx, l.tx, f.ID, FeedbackEvent{From: f.State, To: st.to, Note: st.note, Actor: "analyst@office.example.gov", At: when}); err != nil {
+				return err
+			}
+			if err := audit.Append(l.ctx, l.tx, audit.Event{OrgID: f.OrgID, Action: "cx.feedback.move", TargetType: "cx_feedback", TargetID: f.ID,
+				Summary: fmt.Sprintf("Moved “%s” from %s to %s (demo history)", f.Title, strings.ToLower(f.State.Label()), strings.ToLower(st.to.Label())),
+				Before:  map[string]any{"state": f.State}, After: map[string]any{"state": st.to, "note": st.note}}); err != nil {
 				return err
 			}
 			f.State, f.UpdatedAt = st.to, when

@@ -263,6 +263,14 @@ func TestAPI(t *testing.T) {
 	if len(invs) == 0 {
 		t.Fatal("no open invitation for energy")
 	}
+	if invs[0].UserEmail != "" {
+		t.Error("an analyst's token reads who was asked; only tokens that may read the organization's people do")
+	}
+	var adminInvs []cx.InvitationJSON
+	decode(e.API(e.Token("energy", authz.AgencyAdmin), "GET", "/api/v1/cx/invitations", ""), http.StatusOK, &adminInvs)
+	if len(adminInvs) == 0 || adminInvs[0].UserEmail == "" {
+		t.Errorf("the agency admin's token does not see who was asked: %+v", adminInvs)
+	}
 	var rsp cx.ResponseJSON
 	decode(e.API(energy, "POST", "/api/v1/cx/invitations/"+invs[0].ID+"/response", `{"trust":"sideways"}`), http.StatusUnprocessableEntity, nil)
 	decode(e.API(energy, "POST", "/api/v1/cx/invitations/"+invs[0].ID+"/response", `{"trust":"up","went_well":["ease"],"comment":"Fine"}`), http.StatusCreated, &rsp)
