@@ -332,6 +332,8 @@ func (h *Handlers) registerAPI(r *web.Router) {
 		Query: []web.Param{{Name: "quarter", Description: "like FY2026Q3"}}}, h.exportResponsesCSV)
 	r.API("GET /api/v1/cx/export/collection.csv", web.Doc{Summary: "A quarter's customers offered and respondents by service and stage (office)", Tag: tag, Response: "", ContentType: "text/csv",
 		Query: []web.Param{{Name: "quarter", Description: "like FY2026Q3"}}}, h.exportCollectionCSV)
+	r.API("GET /api/v1/cx/export/a11.zip", web.Doc{Summary: "A quarter's two A-11 files in one ZIP archive (office)", Tag: tag, Response: "", ContentType: "application/zip",
+		Query: []web.Param{{Name: "quarter", Description: "like FY2026Q3"}}}, h.exportZip)
 	r.API("GET /api/v1/cx/feedback", web.Doc{Summary: "List feedback items (the office sees all, others their organization's)", Tag: tag, Response: []FeedbackJSON{},
 		Query: []web.Param{{Name: "state", Enum: []string{"open", "received", "under_review", "planned", "done", "wont_do"}}, {Name: "kind", Enum: []string{"idea", "problem", "praise"}}, {Name: "q", Description: "words in the title or details"}}}, h.apiFeedbackList)
 	r.API("POST /api/v1/cx/feedback", web.Doc{Summary: "Submit a feedback item", Tag: tag, Request: FeedbackCreateJSON{}, Response: FeedbackJSON{}, Status: http.StatusCreated}, h.apiFeedbackCreate)

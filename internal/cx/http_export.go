@@ -1,7 +1,10 @@
 package cx
 
 import (
+	"archive/zip"
 	"bytes"
+	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/qsmo/qsmo/internal/apperr"
@@ -82,18 +85,52 @@ func (h *Handlers) writeExport(w http.ResponseWriter, r *http.Request, which str
 		return err
 	}
 	var buf bytes.Buffer
-	if which == "responses" {
+	ctype, name := "text/csv; charset=utf-8", "a11-"+which+"-"+q.String()+".csv"
+	switch which {
+	case "responses":
 		err = a11.WriteResponses(&buf, ex.Rows)
-	} else {
+	case "collection":
 		err = a11.WriteCollection(&buf, ex.Collection)
+	default:
+		ctype, name = "application/zip", "a11-"+q.String()+".zip"
+		err = writeZip(&buf, ex)
 	}
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="a11-`+which+`-`+q.String()+`.csv"`)
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(buf.Bytes())
+	return nil
+}
+
+func (h *Handlers) exportZip(w http.ResponseWriter, r *http.Request) error {
+	return h.writeExport(w, r, "zip")
+}
+
+// writeZip bundles a quarter's two files, so the responses and the
+// customers offered travel together.
+func writeZip(w io.Writer, ex Export) error {
+	zw := zip.NewWriter(w)
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{"responses-" + ex.Quarter.String() + ".csv", func(w io.Writer) error { return a11.WriteResponses(w, ex.Rows) }},
+		{"collection-" + ex.Quarter.String() + ".csv", func(w io.Writer) error { return a11.WriteCollection(w, ex.Collection) }},
+	} {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: ex.Quarter.End()})
+		if err != nil {
+			return fmt.Errorf("cx: zip %s: %w", f.name, err)
+		}
+		if err := f.write(fw); err != nil {
+			return err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("cx: zip: %w", err)
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package cx_test
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -214,6 +215,7 @@ func TestExportCSV(t *testing.T) {
 	q := a11.QuarterOf(e.App.DB.Now()).Prev()
 	res := c.Get("/cx/export/responses.csv?quarter=" + q.String())
 	body := status(t, res, http.StatusOK)
+	body0 := body
 	if ct := res.Header.Get("Content-Type"); ct != "text/csv; charset=utf-8" {
 		t.Errorf("content type %q", ct)
 	}
@@ -240,6 +242,29 @@ func TestExportCSV(t *testing.T) {
 		t.Fatalf("collection %v %v", crow, err)
 	}
 	status(t, c.Get("/cx/export/responses.csv?quarter=2026Q9"), http.StatusUnprocessableEntity)
+
+	res = c.Get("/cx/export/a11.zip?quarter=" + q.String())
+	zbody := status(t, res, http.StatusOK)
+	zr, err := zip.NewReader(strings.NewReader(zbody), int64(len(zbody)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(rc)
+		rc.Close()
+		if f.Name == "responses-"+q.String()+".csv" && string(data) != body0 {
+			t.Error("the ZIP's responses differ from the CSV download")
+		}
+	}
+	if strings.Join(names, ",") != "responses-"+q.String()+".csv,collection-"+q.String()+".csv" {
+		t.Errorf("zip holds %v", names)
+	}
 }
 
 func TestAPI(t *testing.T) {

@@ -52,6 +52,7 @@ func (h *Handlers) Register(r *web.Router) {
 	r.Page("GET /cx/export", h.exportPage)
 	r.Page("GET /cx/export/responses.csv", h.exportResponsesCSV)
 	r.Page("GET /cx/export/collection.csv", h.exportCollectionCSV)
+	r.Page("GET /cx/export/a11.zip", h.exportZip)
 	r.Page("GET /cx/settings", h.settingsForm)
 	r.Page("POST /cx/settings", h.settingsSave)
 
