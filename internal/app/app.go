@@ -21,6 +21,7 @@ import (
 
 	"github.com/qsmo/qsmo/internal/audit"
 	"github.com/qsmo/qsmo/internal/config"
+	"github.com/qsmo/qsmo/internal/cx"
 	"github.com/qsmo/qsmo/internal/db"
 	"github.com/qsmo/qsmo/internal/demo"
 	"github.com/qsmo/qsmo/internal/identity"
@@ -43,6 +44,7 @@ type App struct {
 	// DNS is the Protective DNS service; its Node is nil when --dns-addr
 	// is empty.
 	DNS      *pdns.Service
+	CX       *cx.Service
 	Kit      *web.Kit
 	Registry *prometheus.Registry
 	// IdentityPages serve sign-in and the identity pages; tests plug a
@@ -146,11 +148,23 @@ func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logg
 	pdns.NewHandlers(a.DNS, kit).Register(kit.Router)
 	a.demoLoaders = append(a.demoLoaders, a.DNS.DemoLoader())
 
+	a.CX = cx.New(d, svc.Authz, log)
+	a.CX.OfficeName = cfg.OfficeName
+	a.CX.PublicURL = func() string { return svc.PublicURL }
+	cx.NewHandlers(a.CX, kit).Register(kit.Router)
+	a.demoLoaders = append(a.demoLoaders, cx.DemoLoader(a.CX))
+
 	if cfg.SMTPAddr != "" {
 		sender := &notify.Sender{DB: d, SMTP: notify.SMTPConfig{Addr: cfg.SMTPAddr, User: cfg.SMTPUser, Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS}, Log: log}
 		a.workers = append(a.workers, sender.Run)
 	}
 	return a, nil
+}
+
+// AddDeliverySurveys sends the quarterly delivery survey for the active
+// subscriptions l lists, as a worker that Serve owns and stops.
+func (a *App) AddDeliverySurveys(l cx.SubscriptionLister) {
+	a.workers = append(a.workers, (&cx.DeliveryTrigger{S: a.CX, Lister: l, Log: a.Log}).Run)
 }
 
 // secret returns a random value kept in the settings table, creating it on

@@ -14,7 +14,6 @@ import (
 	"github.com/qsmo/qsmo/internal/authz"
 	"github.com/qsmo/qsmo/internal/id"
 	"github.com/qsmo/qsmo/internal/web"
-	"github.com/qsmo/qsmo/internal/web/chart"
 )
 
 //go:embed templates/*.html
@@ -191,8 +190,8 @@ func (h *Handlers) cards(ctx context.Context, p *authz.Principal) ([]web.Card, e
 	}
 	c := web.Card{Title: "Protective DNS", Text: "Blocked queries in the last 24 hours.", Link: "/dns/agencies/" + m.OrgID, LinkText: "Open Protective DNS", Order: 40}
 	if d, err := h.S.Dashboard(ctx, p, m.OrgID, time.Now().Add(-24*time.Hour), time.Now()); err == nil {
-		c.Stat = chart.Number(float64(d.Totals.Blocked()))
-		c.Text = fmt.Sprintf("blocked of %s queries in the last 24 hours.", chart.Number(float64(d.Totals.Queries)))
+		c.Stat = formatCount(d.Totals.Blocked())
+		c.Text = fmt.Sprintf("blocked of %s queries in the last 24 hours.", formatCount(d.Totals.Queries))
 	}
 	return []web.Card{c}, nil
 }

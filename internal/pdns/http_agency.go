@@ -2,6 +2,7 @@ package pdns
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"time"
@@ -89,7 +90,8 @@ func (h *Handlers) overview(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// activityChart draws queries over time, blocked stacked on allowed.
+// activityChart draws queries and blocks over time, with a summary for
+// screen readers and the data as a table.
 func activityChart(d Dashboard, loc *time.Location) template.HTML {
 	layout := "15:04"
 	switch {
@@ -98,16 +100,35 @@ func activityChart(d Dashboard, loc *time.Location) template.HTML {
 	case d.To.Sub(d.From) > 24*time.Hour:
 		layout = "Jan 2 15:04"
 	}
-	b := chart.Bars{ID: "activity", Title: "Queries over time", Unit: "queries",
-		Desc:   "Stacked bars of allowed and blocked queries per " + d.Step.String() + "; the table below holds the same numbers.",
-		Series: []chart.Series{{Name: "Allowed and other", Color: "#005ea2"}, {Name: "Blocked", Color: "#b50909"}}}
-	for _, pt := range d.Series {
-		b.Labels = append(b.Labels, pt.Start.In(loc).Format(layout))
-		blocked := float64(pt.Counts.Blocked())
-		b.Series[0].Values = append(b.Series[0].Values, float64(pt.Counts.Queries)-blocked)
-		b.Series[1].Values = append(b.Series[1].Values, blocked)
+	c := chart.Chart{ID: "activity", Title: "Queries over time", Whole: true,
+		Series: []chart.Series{{Name: "All queries"}, {Name: "Blocked"}}}
+	busiest := -1
+	for i, pt := range d.Series {
+		c.Labels = append(c.Labels, pt.Start.In(loc).Format(layout))
+		c.Series[0].Values = append(c.Series[0].Values, float64(pt.Counts.Queries))
+		c.Series[1].Values = append(c.Series[1].Values, float64(pt.Counts.Blocked()))
+		if busiest < 0 || pt.Counts.Queries > d.Series[busiest].Counts.Queries {
+			busiest = i
+		}
 	}
-	return b.Render()
+	c.Summary = fmt.Sprintf("%s queries, %s of them blocked, in steps of %s.", formatCount(d.Totals.Queries), formatCount(d.Totals.Blocked()), stepText(d.Step))
+	if busiest >= 0 && d.Series[busiest].Counts.Queries > 0 {
+		c.Summary += fmt.Sprintf(" The busiest step began at %s with %s queries.", c.Labels[busiest], formatCount(d.Series[busiest].Counts.Queries))
+	}
+	return c.LineFigure()
+}
+
+func stepText(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour:
+		return "a day"
+	case d >= time.Hour:
+		if d == time.Hour {
+			return "an hour"
+		}
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	}
+	return fmt.Sprintf("%d minutes", d/time.Minute)
 }
 
 type connectData struct {

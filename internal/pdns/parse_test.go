@@ -224,3 +224,11 @@ func FuzzParseDomains(f *testing.F) {
 		}
 	})
 }
+
+func TestFormatCount(t *testing.T) {
+	for n, want := range map[uint64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567"} {
+		if got := formatCount(n); got != want {
+			t.Errorf("formatCount(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

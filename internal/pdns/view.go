@@ -3,13 +3,13 @@ package pdns
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/qsmo/qsmo/internal/pdns/querylog"
-	"github.com/qsmo/qsmo/internal/web/chart"
 )
 
 // viewHelpers are formatting methods the templates call on their page
@@ -20,15 +20,28 @@ type viewHelpers struct{}
 func (viewHelpers) N(v any) string {
 	switch x := v.(type) {
 	case int:
-		return chart.Number(float64(x))
+		return formatCount(uint64(max(x, 0)))
 	case int64:
-		return chart.Number(float64(x))
+		return formatCount(uint64(max(x, 0)))
 	case uint64:
-		return chart.Number(float64(x))
+		return formatCount(x)
 	case uint32:
-		return chart.Number(float64(x))
+		return formatCount(uint64(x))
 	}
 	return fmt.Sprint(v)
+}
+
+// formatCount writes a count with thousands separators: 1234567 -> "1,234,567".
+func formatCount(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Pct formats part of whole as a percentage with one decimal.
