@@ -97,7 +97,7 @@ func activityChart(d Dashboard, loc *time.Location) template.HTML {
 	switch {
 	case d.Step >= 24*time.Hour:
 		layout = "Jan 2"
-	case d.To.Sub(d.From) > 24*time.Hour:
+	case d.To.Sub(d.From) > 25*time.Hour: // a day, plus the first step's start rounded down
 		layout = "Jan 2 15:04"
 	}
 	c := chart.Chart{ID: "activity", Title: "Queries over time", Whole: true,
