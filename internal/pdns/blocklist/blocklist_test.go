@@ -378,3 +378,23 @@ func TestAddEntryKeepsFeedFlags(t *testing.T) {
 		t.Errorf("got %+v %v, want the NXDOMAIN rule of feed 3", m, ok)
 	}
 }
+
+func TestBuildYieldsWhileItWorks(t *testing.T) {
+	b := NewBuilder(0)
+	calls := 0
+	b.Yield = func() { calls++ }
+	const n = 20_000
+	for i := 0; i < n; i++ {
+		if err := b.Add(fmt.Sprintf("n%d.test", i), Rule{Feed: 1, Category: catMalware, Action: Block}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two loops over the names at nameStep, three over integers at cheapStep.
+	if want := 2*(n/nameStep) + 2*(n/cheapStep); calls < want || l.Len() != n {
+		t.Fatalf("Yield called %d times (want at least %d), %d names", calls, want, l.Len())
+	}
+}

@@ -169,9 +169,7 @@ func (b *Builder) Build() (*List, error) {
 	arena := make([]byte, 0, b.bytes)
 	uniq := int32(0)
 	for i := range b.pending {
-		if b.Yield != nil && i&2047 == 2047 {
-			b.Yield()
-		}
+		b.pace(i, nameStep)
 		name := unsafe.Slice(unsafe.StringData(b.pending[i].name), len(b.pending[i].name))
 		h := reverseHash(name)
 		tag := uint8(h >> 56)
@@ -209,7 +207,8 @@ func (b *Builder) Build() (*List, error) {
 
 	// Gather each name's rules (counting sort by name), then share groups.
 	start := make([]int32, uniq+1)
-	for _, u := range uniqOf {
+	for i, u := range uniqOf {
+		b.pace(i, cheapStep)
 		start[u+1]++
 	}
 	for u := int32(0); u < uniq; u++ {
@@ -218,6 +217,7 @@ func (b *Builder) Build() (*List, error) {
 	fill := slices.Clone(start[:uniq])
 	byName := make([]uint32, n)
 	for i, u := range uniqOf {
+		b.pace(i, cheapStep)
 		byName[fill[u]] = b.pending[i].rule
 		fill[u]++
 	}
@@ -226,9 +226,7 @@ func (b *Builder) Build() (*List, error) {
 	multi := make(map[string]uint32)
 	l.groups = []uint32{0}
 	for u := int32(0); u < uniq; u++ {
-		if b.Yield != nil && u&2047 == 2047 {
-			b.Yield()
-		}
+		b.pace(int(u), nameStep)
 		rs := byName[start[u]:start[u+1]]
 		if len(rs) > 1 {
 			slices.SortFunc(rs, func(x, y uint32) int { return precedence(&l.rules[x], &l.rules[y]) })
@@ -259,6 +257,7 @@ func (b *Builder) Build() (*List, error) {
 		groupOf[u] = g
 	}
 	for j, s := range l.slots {
+		b.pace(j, cheapStep)
 		if s != 0 {
 			l.slots[j] = s | uint64(groupOf[slotUniq[j]])<<16
 		}
@@ -266,6 +265,20 @@ func (b *Builder) Build() (*List, error) {
 	l.groups = slices.Clip(l.groups)
 	l.ruleIx = slices.Clip(l.ruleIx)
 	return l, nil
+}
+
+// Yield intervals of Build's loops, in iterations: about the same work
+// between two calls of Yield whatever the loop.
+const (
+	nameStep  = 2048     // loops that hash or look up one name per iteration
+	cheapStep = 16 << 10 // loops over plain integers
+)
+
+// pace calls Yield every step iterations (step is a power of two).
+func (b *Builder) pace(i, step int) {
+	if b.Yield != nil && i&(step-1) == step-1 {
+		b.Yield()
+	}
 }
 
 func depthBit(name []byte) uint64 {

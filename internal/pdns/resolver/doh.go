@@ -23,6 +23,7 @@ func (e *Engine) DoHHandler() http.Handler {
 }
 
 func (e *Engine) serveDoH(rw http.ResponseWriter, r *http.Request) {
+	e.activity.read(1)
 	token, hasToken, ok := dohToken(r.URL.Path)
 	if !ok {
 		http.NotFound(rw, r)

@@ -212,6 +212,7 @@ type Engine struct {
 	httpSrv   *http.Server
 	started   bool
 	closing   atomic.Bool
+	activity  activity // queries read, for Yield
 
 	readers  sync.WaitGroup // listener goroutines
 	inflight sync.WaitGroup // queries being answered off the listener goroutines
@@ -235,6 +236,7 @@ func New(cfg Config) (*Engine, error) {
 		conns:    make(map[net.Conn]struct{}),
 		addrs:    make(map[querylog.Transport]net.Addr),
 	}
+	e.activity.epoch = cfg.Now()
 	var dropped func() uint64
 	if cfg.QueryLog != nil {
 		dropped = cfg.QueryLog.Dropped
