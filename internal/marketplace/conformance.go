@@ -272,7 +272,7 @@ func (s *Service) SaveAnswer(ctx context.Context, p *authz.Principal, offeringID
 	if err != nil {
 		return Answer{}, err
 	}
-	if err := s.checkProviderMember(ctx, p, o.ProviderOrgID); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketOfferingManage, o.ProviderOrgID, "Only the provider's own people change its offerings."); err != nil {
 		return Answer{}, err
 	}
 	st, r, err := s.requirementOfCurrent(ctx, o, requirementID)
@@ -348,7 +348,7 @@ func (s *Service) ReviewAnswer(ctx context.Context, p *authz.Principal, offering
 	if err != nil {
 		return Answer{}, err
 	}
-	if err := s.Authz.CheckMember(ctx, p, authz.MarketConformanceReview, office); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketConformanceReview, office, "Standards leads review conformance answers."); err != nil {
 		return Answer{}, err
 	}
 	_, r, err := s.requirementOfCurrent(ctx, o, requirementID)

@@ -78,7 +78,7 @@ func (s *Service) SetBaseline(ctx context.Context, p *authz.Principal, areaID st
 	if err != nil {
 		return err
 	}
-	if err := s.Authz.CheckMember(ctx, p, authz.MarketBillingManage, office); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketBillingManage, office, "The office sets go-it-alone baselines."); err != nil {
 		return err
 	}
 	note = strings.TrimSpace(note)

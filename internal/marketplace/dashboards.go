@@ -95,7 +95,7 @@ func (s *Service) OfficeDashboard(ctx context.Context, p *authz.Principal) (Offi
 	if err != nil {
 		return OfficeDash{}, err
 	}
-	if err := s.Authz.CheckMember(ctx, p, authz.MarketInsightsRead, office); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketInsightsRead, office, "The marketplace dashboard is the office's."); err != nil {
 		return OfficeDash{}, err
 	}
 	s.dash.mu.Lock()

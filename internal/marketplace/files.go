@@ -176,7 +176,7 @@ func (s *Service) UploadFile(ctx context.Context, p *authz.Principal, in UploadI
 	if err != nil {
 		return File{}, err
 	}
-	if err := s.checkProviderMember(ctx, p, o.ProviderOrgID); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketOfferingManage, o.ProviderOrgID, "Only the provider's own people change its offerings."); err != nil {
 		return File{}, err
 	}
 	if o.Status == "retired" {
@@ -303,7 +303,7 @@ func (s *Service) DeleteFile(ctx context.Context, p *authz.Principal, fileID str
 	if err != nil {
 		return File{}, err
 	}
-	if err := s.checkProviderMember(ctx, p, f.OrgID); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketOfferingManage, f.OrgID, "Only the provider's own people change its offerings."); err != nil {
 		return File{}, err
 	}
 	err = s.DB.InTx(ctx, func(tx *db.Tx) error {

@@ -340,8 +340,9 @@ func replaceTiers(ctx context.Context, tx *db.Tx, offeringID string, tiers []Tie
 }
 
 func addHistory(ctx context.Context, tx *db.Tx, offeringID string, from, to lifecycle.State, note, actor string, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO market_offering_history (id, offering_id, from_status, to_status, note, actor_label, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		id.New("ohi"), offeringID, string(from), string(to), note, actor, db.TS(at))
+	_, err := tx.ExecContext(ctx, `INSERT INTO market_offering_history (id, offering_id, seq, from_status, to_status, note, actor_label, at)
+		SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM market_offering_history WHERE offering_id = ?`,
+		id.New("ohi"), offeringID, string(from), string(to), note, actor, db.TS(at), offeringID)
 	if err != nil {
 		return fmt.Errorf("marketplace: offering history: %w", err)
 	}
@@ -355,7 +356,7 @@ func (s *Service) UpdateOffering(ctx context.Context, p *authz.Principal, offeri
 	if err != nil {
 		return Offering{}, err
 	}
-	if err := s.checkProviderMember(ctx, p, before.ProviderOrgID); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketOfferingManage, before.ProviderOrgID, "Only the provider's own people change its offerings."); err != nil {
 		return Offering{}, err
 	}
 	if before.Status == lifecycle.Retired {
@@ -427,7 +428,7 @@ func (s *Service) SetPrices(ctx context.Context, p *authz.Principal, offeringID 
 	if err != nil {
 		return Offering{}, err
 	}
-	if err := s.checkProviderMember(ctx, p, o.ProviderOrgID); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketOfferingManage, o.ProviderOrgID, "Only the provider's own people change its offerings."); err != nil {
 		return Offering{}, err
 	}
 	if o.Status == lifecycle.Retired {
@@ -644,7 +645,7 @@ func (s *Service) History(ctx context.Context, p *authz.Principal, offeringID st
 	if _, err := s.GetOffering(ctx, p, offeringID); err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.QueryContext(ctx, `SELECT from_status, to_status, note, actor_label, at FROM market_offering_history WHERE offering_id = ? ORDER BY at DESC, id DESC`, offeringID)
+	rows, err := s.DB.QueryContext(ctx, `SELECT from_status, to_status, note, actor_label, at FROM market_offering_history WHERE offering_id = ? ORDER BY seq DESC`, offeringID)
 	if err != nil {
 		return nil, fmt.Errorf("marketplace: history: %w", err)
 	}

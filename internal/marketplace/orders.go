@@ -299,7 +299,7 @@ func (s *Service) Timeline(ctx context.Context, p *authz.Principal, orderID stri
 	if _, err := s.GetOrder(ctx, p, orderID); err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.QueryContext(ctx, "SELECT action, from_state, to_state, party, actor_label, note, at, due_at, on_time FROM market_order_events WHERE order_id = ? ORDER BY at, id", orderID)
+	rows, err := s.DB.QueryContext(ctx, "SELECT action, from_state, to_state, party, actor_label, note, at, due_at, on_time FROM market_order_events WHERE order_id = ? ORDER BY seq", orderID)
 	if err != nil {
 		return nil, fmt.Errorf("marketplace: timeline: %w", err)
 	}
@@ -426,8 +426,9 @@ func insertEvent(ctx context.Context, tx *db.Tx, orderID, action string, from, t
 	if party == lifecycle.System {
 		label = "qsmo"
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO market_order_events (id, order_id, action, from_state, to_state, party, actor_user_id, actor_label, note, at, due_at, on_time)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id.New("oev"), orderID, action, string(from), string(to), string(party), userID, label, note, db.TS(at), nullTime(due), onTime)
+	_, err := tx.ExecContext(ctx, `INSERT INTO market_order_events (id, order_id, seq, action, from_state, to_state, party, actor_user_id, actor_label, note, at, due_at, on_time)
+		SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM market_order_events WHERE order_id = ?`,
+		id.New("oev"), orderID, action, string(from), string(to), string(party), userID, label, note, db.TS(at), nullTime(due), onTime, orderID)
 	if err != nil {
 		return fmt.Errorf("marketplace: order event: %w", err)
 	}

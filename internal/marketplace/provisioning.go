@@ -72,7 +72,7 @@ func (s *Service) SetOnboardingSteps(ctx context.Context, p *authz.Principal, of
 	if err != nil {
 		return err
 	}
-	if err := s.checkProviderMember(ctx, p, o.ProviderOrgID); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketOfferingManage, o.ProviderOrgID, "Only the provider edits its onboarding checklist."); err != nil {
 		return err
 	}
 	var clean []Step
@@ -173,7 +173,7 @@ func (s *Service) SetTask(ctx context.Context, p *authz.Principal, orderID, task
 	if !id.Valid("tsk", taskID) {
 		return Task{}, notFound("Task")
 	}
-	if err := s.Authz.CheckMember(ctx, p, authz.MarketOrderFulfil, o.ProviderOrgID); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketOrderFulfil, o.ProviderOrgID, "The provider works the onboarding checklist."); err != nil {
 		return Task{}, err
 	}
 	if o.State != lifecycle.Provisioning {
@@ -320,7 +320,7 @@ func (s *Service) RetryProvisioning(ctx context.Context, p *authz.Principal, ord
 	if err != nil {
 		return Order{}, err
 	}
-	if err := s.Authz.CheckMember(ctx, p, authz.MarketOrderFulfil, o.ProviderOrgID); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketOrderFulfil, o.ProviderOrgID, "The provider retries provisioning."); err != nil {
 		return Order{}, err
 	}
 	if o.State != lifecycle.Provisioning || !s.HasProvisioner(ctx, o) {

@@ -219,3 +219,14 @@ func (s *Service) checkEither(ctx context.Context, p *authz.Principal, perm auth
 	}
 	return errB
 }
+
+// actFor checks that p acts for org with perm, for a record p is already
+// known to see: not being of that organization is then a matter of role
+// (forbidden), not of visibility.
+func (s *Service) actFor(ctx context.Context, p *authz.Principal, perm authz.Permission, orgID, msg string) error {
+	err := s.Authz.CheckMember(ctx, p, perm, orgID)
+	if apperr.Is(err, apperr.NotFound) {
+		return apperr.New(apperr.Forbidden, "%s", msg)
+	}
+	return err
+}

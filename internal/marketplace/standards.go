@@ -255,7 +255,7 @@ func (s *Service) checkStandardsLead(ctx context.Context, p *authz.Principal) er
 	if err != nil {
 		return err
 	}
-	return s.Authz.CheckMember(ctx, p, authz.MarketStandardManage, office)
+	return s.actFor(ctx, p, authz.MarketStandardManage, office, "Standards leads manage standards.")
 }
 
 // CreateDraftStandard starts the next version of an area's standard, as a

@@ -182,8 +182,13 @@ func buildStatement(ctx context.Context, q db.Queryer, agencyOrgID string, month
 }
 
 func lineDesc(l money.Line) string {
-	if l.Description != "" {
+	switch {
+	case l.Description != "":
 		return l.Description
+	case l.Unit == "month":
+		return "Monthly service fee"
+	case l.Unit == "seat":
+		return "Seats"
 	}
 	return money.Units[l.Unit].Label
 }
@@ -207,7 +212,7 @@ func (s *Service) IssueStatements(ctx context.Context, p *authz.Principal, month
 	if err != nil {
 		return 0, err
 	}
-	if err := s.Authz.CheckMember(ctx, p, authz.MarketBillingManage, office); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketBillingManage, office, "The office issues statements."); err != nil {
 		return 0, err
 	}
 	return s.issueStatements(ctx, month, actorLabel(p))

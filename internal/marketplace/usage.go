@@ -67,7 +67,7 @@ func (s *Service) RecordUsageAs(ctx context.Context, p *authz.Principal, r Usage
 	if err != nil {
 		return Usage{}, false, err
 	}
-	if err := s.Authz.CheckMember(ctx, p, authz.MarketUsageRecord, sub.ProviderOrgID); err != nil {
+	if err := s.actFor(ctx, p, authz.MarketUsageRecord, sub.ProviderOrgID, "Usage is recorded by the subscription's provider."); err != nil {
 		return Usage{}, false, err
 	}
 	return s.recordUsage(ctx, sub, r, actorLabel(p))

@@ -81,13 +81,14 @@ CREATE TABLE market_prices (
 CREATE TABLE market_offering_history (
     id          TEXT PRIMARY KEY,
     offering_id TEXT NOT NULL REFERENCES market_offerings (id),
+    seq         BIGINT NOT NULL, -- order within the offering
     from_status TEXT NOT NULL DEFAULT '',
     to_status   TEXT NOT NULL,
     note        TEXT NOT NULL DEFAULT '',
     actor_label TEXT NOT NULL DEFAULT '',
     at          TEXT NOT NULL
 );
-CREATE INDEX market_offering_history_offering ON market_offering_history (offering_id, at);
+CREATE INDEX market_offering_history_offering ON market_offering_history (offering_id, seq);
 
 CREATE TABLE market_onboarding_steps (
     offering_id TEXT NOT NULL REFERENCES market_offerings (id),
@@ -187,6 +188,7 @@ CREATE INDEX market_orders_requested ON market_orders (requested_at);
 CREATE TABLE market_order_events (
     id            TEXT PRIMARY KEY,
     order_id      TEXT NOT NULL REFERENCES market_orders (id),
+    seq           BIGINT NOT NULL, -- order within the order
     action        TEXT NOT NULL,
     from_state    TEXT NOT NULL DEFAULT '',
     to_state      TEXT NOT NULL,
@@ -198,7 +200,7 @@ CREATE TABLE market_order_events (
     due_at        TEXT,            -- when the step that ended here was due
     on_time       BOOLEAN          -- whether it ended by then (NULL for untimed steps)
 );
-CREATE INDEX market_order_events_order ON market_order_events (order_id, at);
+CREATE INDEX market_order_events_order ON market_order_events (order_id, seq);
 CREATE INDEX market_order_events_at ON market_order_events (at, from_state);
 
 CREATE TABLE market_quotes (
