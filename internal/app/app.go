@@ -25,6 +25,7 @@ import (
 	"github.com/qsmo/qsmo/internal/demo"
 	"github.com/qsmo/qsmo/internal/identity"
 	"github.com/qsmo/qsmo/internal/identity/oidc"
+	"github.com/qsmo/qsmo/internal/marketplace"
 	"github.com/qsmo/qsmo/internal/notify"
 	"github.com/qsmo/qsmo/internal/portal"
 	"github.com/qsmo/qsmo/internal/web"
@@ -39,6 +40,9 @@ type App struct {
 	Log      *slog.Logger
 	DB       *db.DB
 	Identity *identity.Service
+	// Market is the marketplace; other areas plug into its Hook (lifecycle
+	// stages), CX (trust scores) and provisioners.
+	Market   *marketplace.Service
 	Kit      *web.Kit
 	Registry *prometheus.Registry
 	// Out receives the start-up messages meant for the operator (URLs,
@@ -129,6 +133,13 @@ func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logg
 	audit.NewHandlers(d, kit, orgName).Register(kit.Router)
 	notify.NewHandlers(d, kit, officeID, cfg.SMTPAddr != "").Register(kit.Router)
 	portal.NewHandlers(kit, d.Ping, a.Registry).Register(kit.Router)
+
+	market := marketplace.New(d, svc.Authz, log)
+	market.PublicURL = cfg.PublicURL()
+	a.Market = market
+	marketplace.NewHandlers(market, kit, cfg.OfficeName).Register(kit.Router)
+	a.demoLoaders = append(a.demoLoaders, market.DemoLoader)
+	a.workers = append(a.workers, market.Run)
 
 	if cfg.SMTPAddr != "" {
 		sender := &notify.Sender{DB: d, SMTP: notify.SMTPConfig{Addr: cfg.SMTPAddr, User: cfg.SMTPUser, Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS}, Log: log}

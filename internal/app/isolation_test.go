@@ -13,6 +13,7 @@ import (
 	"github.com/qsmo/qsmo/internal/authz"
 	"github.com/qsmo/qsmo/internal/id"
 	"github.com/qsmo/qsmo/internal/identity"
+	"github.com/qsmo/qsmo/internal/marketplace"
 	"github.com/qsmo/qsmo/internal/notify"
 	"github.com/qsmo/qsmo/internal/web"
 )
@@ -55,7 +56,8 @@ func isolationFixtures(t *testing.T, e *apptest.Env) map[string]paramFixture {
 	if err != nil || len(mail) == 0 {
 		t.Fatalf("no treasury outbox message: %v", err)
 	}
-	return map[string]paramFixture{
+	market := marketFixtures(t, e)
+	fixtures := map[string]paramFixture{
 		"org":        {treasury.ID, id.New("org")},
 		"user":       {e.World.Users["admin@treasury.example.gov"], id.New("usr")},
 		"token":      {tok.ID, id.New("tok")},
@@ -63,6 +65,51 @@ func isolationFixtures(t *testing.T, e *apptest.Env) map[string]paramFixture {
 		"session":    {sess.Session.ID, id.New("ses")},
 		"event":      {recs[0].ID, id.New("aud")},
 		"message":    {mail[0].ID, id.New("msg")},
+	}
+	for k, v := range market {
+		fixtures[k] = v
+	}
+	return fixtures
+}
+
+// marketFixtures are marketplace records neither the Energy nor the
+// Northwind test users may see: the Treasury's assessment, order (with a
+// Federal Cyber Shared Services Center offering, onboarding, with tasks),
+// subscription and its proposed modification, exception request and
+// statement, all from the demo data; a draft offering of Bluewater with a
+// document; the office's draft standard and one of its requirements.
+func marketFixtures(t *testing.T, e *apptest.Env) map[string]paramFixture {
+	t.Helper()
+	ctx, d := e.Ctx, e.App.DB
+	treasury := e.World.Agencies["treasury"].ID
+	one := func(what, query string, args ...any) string {
+		var v string
+		if err := d.QueryRowContext(ctx, query, args...).Scan(&v); err != nil {
+			t.Fatalf("isolation fixture %s: %v (the marketplace demo data should hold one)", what, err)
+		}
+		return v
+	}
+	offering := one("draft offering", "SELECT id FROM market_offerings WHERE status = 'draft' AND provider_org_id = ?", e.World.Providers["bluewater"].ID)
+	f, err := e.App.Market.UploadFile(ctx, e.SignInPrincipal("admin@bluewater.example.com"), marketplace.UploadInput{OfferingID: offering,
+		Purpose: marketplace.FileDocument, Meta: marketplace.FileMeta{Name: "treasury-pilot-plan.txt"}, Data: []byte("Department of the Treasury pilot plan")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := one("order", "SELECT id FROM market_orders WHERE agency_org_id = ? AND state = 'provisioning'", treasury)
+	standard := one("draft standard", "SELECT id FROM market_standards WHERE status = 'draft'")
+	sub := one("subscription", "SELECT s.id FROM market_subscriptions s JOIN market_modifications m ON m.subscription_id = s.id WHERE s.agency_org_id = ?", treasury)
+	return map[string]paramFixture{
+		"offering":     {offering, id.New("off")},
+		"file":         {f.ID, id.New("fil")},
+		"standard":     {standard, id.New("std")},
+		"requirement":  {one("requirement", "SELECT id FROM market_requirements WHERE standard_id = ?", standard), id.New("req")},
+		"assessment":   {one("assessment", "SELECT id FROM market_assessments WHERE agency_org_id = ?", treasury), id.New("asm")},
+		"order":        {order, id.New("ord")},
+		"task":         {one("task", "SELECT id FROM market_order_tasks WHERE order_id = ?", order), id.New("tsk")},
+		"subscription": {sub, id.New("sub")},
+		"modification": {one("modification", "SELECT id FROM market_modifications WHERE subscription_id = ?", sub), id.New("mod")},
+		"exception":    {one("exception", "SELECT id FROM market_exceptions WHERE agency_org_id = ?", treasury), id.New("exc")},
+		"statement":    {one("statement", "SELECT id FROM market_statements WHERE agency_org_id = ?", treasury), id.New("stm")},
 	}
 }
 

@@ -243,10 +243,7 @@ func (s *Service) draftAgreement(ctx context.Context, sc *stepCtx, q Quote, fund
 // lineText describes a price line in a sentence.
 func lineText(l money.Line) string {
 	u := money.Units[l.Unit]
-	desc := l.Description
-	if desc == "" {
-		desc = u.Label
-	}
+	desc := l.Label()
 	switch l.Kind {
 	case money.Usage:
 		band := ""

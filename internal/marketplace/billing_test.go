@@ -280,7 +280,7 @@ func TestAssessmentsAndRecommendations(t *testing.T) {
 			}
 			return false
 		}
-		if !explained(recT, "Needs something your answers say you lack: security logs are forwarded to a central point") {
+		if !explained(recT, "Needs something your answers say you lack: Security logs are forwarded to a central point") {
 			t.Error("the missing prerequisite is not explained")
 		}
 		if !explained(recE, "Offered at the intermediate tier your assessment points to") || !explained(recE, "You meet its prerequisites") {

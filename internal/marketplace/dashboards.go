@@ -269,8 +269,9 @@ func (s *Service) onboarding(ctx context.Context, q db.Queryer, d *OfficeDash, a
 	for i := 11; i >= 0; i-- {
 		m := now.AddDate(0, -i, 0).Format("2006-01")
 		t, _ := time.Parse("2006-01", m)
-		xs := byMonth[m]
-		d.OnboardByMonth = append(d.OnboardByMonth, Median{Key: m, Label: t.Format("Jan 2006"), Days: median(xs), N: len(xs)})
+		if xs := byMonth[m]; len(xs) > 0 {
+			d.OnboardByMonth = append(d.OnboardByMonth, Median{Key: m, Label: t.Format("Jan 2006"), Days: median(xs), N: len(xs)})
+		}
 	}
 	return nil
 }

@@ -165,8 +165,14 @@ func (s *Service) listTiers(ctx context.Context, tx *db.Tx, o Offering, want []m
 		return nil, err
 	}
 	if len(want) == 0 {
+		// On resume, the tiers listed before the pause; when the pause came
+		// from tiers losing their listing, every tier that conforms again.
+		anyListed := false
 		for _, t := range o.Tiers {
-			if resume && !t.Listed {
+			anyListed = anyListed || t.Listed
+		}
+		for _, t := range o.Tiers {
+			if resume && anyListed && !t.Listed {
 				continue
 			}
 			if c.TierStatus(t.Tier).Listable() {
@@ -225,4 +231,49 @@ func mustStep(from lifecycle.State, a lifecycle.Action) lifecycle.State {
 		}
 	}
 	return from
+}
+
+// ListTiers lists more tiers of a listed or paused offering (the office),
+// for example a tier that lost its listing when a new version of the
+// standard was published and that meets it again.
+func (s *Service) ListTiers(ctx context.Context, p *authz.Principal, offeringID string, tiers []maturity.Tier) (Offering, error) {
+	o, err := s.GetOffering(ctx, p, offeringID)
+	if err != nil {
+		return Offering{}, err
+	}
+	office, err := s.OfficeID(ctx)
+	if err != nil {
+		return Offering{}, err
+	}
+	if err := s.actFor(ctx, p, authz.MarketCatalogManage, office, "The office lists offerings' tiers."); err != nil {
+		return Offering{}, err
+	}
+	if o.Status != lifecycle.Listed && o.Status != lifecycle.Paused {
+		return Offering{}, apperr.New(apperr.Conflict, "Tiers are listed with the offering; this offering is %s.", strings.ToLower(o.StatusLabel()))
+	}
+	if len(tiers) == 0 {
+		return Offering{}, apperr.Validation(map[string]string{"tiers": "Choose the tiers to list."})
+	}
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		names, err := s.listTiers(ctx, tx, o, tiers, false)
+		if err != nil {
+			return err
+		}
+		if err := addHistory(ctx, tx, o.ID, o.Status, o.Status, "Listed for "+strings.Join(names, ", "), actorLabel(p), s.now()); err != nil {
+			return err
+		}
+		if err := s.refreshPricing(ctx, tx, o.ID); err != nil {
+			return err
+		}
+		if err := s.notifyRoles(ctx, tx, o.ProviderOrgID, providerRoles(o.ProviderKind, false), p.UserID,
+			fmt.Sprintf("“%s” is listed for %s", o.Name, strings.Join(names, ", ")), "The office listed more tiers of your offering.", OfferingURL(o.ID)); err != nil {
+			return err
+		}
+		return audit.Append(ctx, tx, audit.Event{OrgID: o.ProviderOrgID, Action: "market.offering.list_tiers", TargetType: "offering", TargetID: o.ID,
+			Summary: fmt.Sprintf("Listed “%s” for %s", o.Name, strings.Join(names, ", ")), After: map[string]any{"tiers": tiers}})
+	})
+	if err != nil {
+		return Offering{}, err
+	}
+	return s.GetOffering(ctx, p, offeringID)
 }

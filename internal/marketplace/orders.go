@@ -596,10 +596,16 @@ func (s *Service) transition(ctx context.Context, sc *stepCtx) error {
 		if rule.To == lifecycle.Active {
 			activated = db.TS(now)
 		}
+		// The order keeps the last reason someone gave (a decline, a
+		// return, a withdrawal); other steps' notes stay in the timeline.
+		reason := ""
+		if rule.NeedsReason || rule.Action == lifecycle.Withdraw {
+			reason = sc.note
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE market_orders SET state = ?, state_since = ?, due_at = ?, note = CASE WHEN ? <> '' THEN ? ELSE note END,
 			provision_error = CASE WHEN ? = 'active' THEN '' ELSE provision_error END,
 			closed_at = COALESCE(?, closed_at), activated_at = COALESCE(?, activated_at), updated_at = ? WHERE id = ? AND state = ?`,
-			string(rule.To), db.TS(now), nullTime(due), sc.note, sc.note, string(rule.To), closed, activated, db.TS(now), o.ID, string(o.State))
+			string(rule.To), db.TS(now), nullTime(due), reason, reason, string(rule.To), closed, activated, db.TS(now), o.ID, string(o.State))
 		if err != nil {
 			return fmt.Errorf("marketplace: move order: %w", err)
 		}

@@ -116,7 +116,7 @@ func (s *Service) rank(ctx context.Context, q db.Queryer, a Assessment) ([]Recom
 		for _, pre := range o.Prerequisites {
 			label := pre
 			if quest != nil {
-				label = strings.ToLower(quest.CapabilityLabel(pre)[:1]) + quest.CapabilityLabel(pre)[1:]
+				label = quest.CapabilityLabel(pre)
 			}
 			if have[pre] {
 				met = append(met, label)

@@ -750,3 +750,17 @@ func carryAnswers(ctx context.Context, tx *db.Tx, prev, next Standard) error {
 
 // stateLabel is a helper for templates comparing offering states.
 func stateLabel(s lifecycle.State) string { return lifecycle.Offerings.Label(s) }
+
+// GetRequirementByCode returns a standard's requirement by code.
+func (s *Service) GetRequirementByCode(ctx context.Context, p *authz.Principal, standardID, code string) (Standard, Requirement, error) {
+	st, err := s.GetStandard(ctx, p, standardID)
+	if err != nil {
+		return st, Requirement{}, err
+	}
+	for _, r := range st.Requirements {
+		if r.Code == code {
+			return st, r, nil
+		}
+	}
+	return st, Requirement{}, notFound("Requirement")
+}

@@ -43,6 +43,15 @@ func (st Statement) PeriodLabel() string {
 	return t.Format("January 2006")
 }
 
+// ShortPeriod names the month compactly, for chart axes: "Mar 2026".
+func (st Statement) ShortPeriod() string {
+	t, err := time.Parse("2006-01", st.Period)
+	if err != nil {
+		return st.Period
+	}
+	return t.Format("Jan 2006")
+}
+
 // StatementSection is one subscription's part of a statement.
 type StatementSection struct {
 	SubscriptionID string
@@ -181,17 +190,7 @@ func buildStatement(ctx context.Context, q db.Queryer, agencyOrgID string, month
 	return st, nil
 }
 
-func lineDesc(l money.Line) string {
-	switch {
-	case l.Description != "":
-		return l.Description
-	case l.Unit == "month":
-		return "Monthly service fee"
-	case l.Unit == "seat":
-		return "Seats"
-	}
-	return money.Units[l.Unit].Label
-}
+func lineDesc(l money.Line) string { return l.Label() }
 
 // activeDays counts the calendar days from from to to that fall in the
 // month, counting a started day as a whole day.

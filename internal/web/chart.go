@@ -309,7 +309,7 @@ func (c Chart) lines(b *strings.Builder, id string) {
 
 func (c Chart) table(b *strings.Builder) {
 	esc := html.EscapeString
-	fmt.Fprintf(b, `<details class="qsmo-chart__data"><summary>Data table: %s</summary><div class="qsmo-table-wrap"><table class="usa-table usa-table--compact usa-table--borderless">`, esc(c.Title))
+	fmt.Fprintf(b, `<details class="qsmo-chart__data"><summary>Data table: %s</summary><div class="qsmo-table-wrap" tabindex="0" role="region" aria-label="Data: %s"><table class="usa-table usa-table--compact usa-table--borderless">`, esc(c.Title), esc(c.Title))
 	fmt.Fprintf(b, `<caption class="usa-sr-only">%s</caption><thead><tr><th scope="col"><span class="usa-sr-only">Category</span></th>`, esc(c.Title))
 	for _, s := range c.Series {
 		fmt.Fprintf(b, `<th scope="col">%s</th>`, esc(s.Name))

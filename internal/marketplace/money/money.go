@@ -429,3 +429,51 @@ func Parse(s string) (int64, error) {
 	}
 	return c, nil
 }
+
+// Per says how the line's price reads, e.g. "per million DNS queries".
+func (l Line) Per() string {
+	if u, ok := Units[l.Unit]; ok {
+		return u.Per
+	}
+	return l.Unit
+}
+
+// Metered reports whether the line is charged by metered usage.
+func (l Line) Metered() bool { return l.Kind == Usage }
+
+// Label names the line for people: its description, or what it charges.
+func (l Line) Label() string {
+	if l.Description != "" {
+		return l.Description
+	}
+	switch {
+	case l.Kind == Recurring && l.Unit == "month":
+		return "Monthly service fee"
+	case l.Kind == Recurring && l.Unit == "seat":
+		return "Seats"
+	case l.Kind == OneTime:
+		return "One-time charge"
+	}
+	if u, ok := Units[l.Unit]; ok {
+		return strings.ToUpper(u.Label[:1]) + u.Label[1:]
+	}
+	return l.Unit
+}
+
+// FromLabel describes a usage band's start in the unit people price by:
+// "400 GB ingested", "100 million DNS queries", "20 reports".
+func (l Line) FromLabel() string {
+	u, ok := Units[l.Unit]
+	if !ok {
+		return strconv.FormatInt(l.FromUnits, 10)
+	}
+	noun := strings.TrimPrefix(u.Per, "per ")
+	if u.Scale > 1 {
+		whole := l.FromUnits / u.Scale
+		if l.FromUnits%u.Scale == 0 {
+			return strconv.FormatInt(whole, 10) + " " + noun
+		}
+		return strconv.FormatFloat(float64(l.FromUnits)/float64(u.Scale), 'f', 2, 64) + " " + noun
+	}
+	return strconv.FormatInt(l.FromUnits, 10) + " " + u.Label
+}
