@@ -46,6 +46,9 @@ const res = spawnSync(
   process.execPath,
   [
     '--test',
+    // A test that hangs fails after two minutes instead of holding the run
+    // until CI's limit; Playwright's own waits are shorter (15 s).
+    '--test-timeout=120000',
     `--test-reporter=${path.join(E2E_DIR, 'lib', 'reporter.mjs')}`,
     '--test-reporter-destination=stdout',
     ...files,

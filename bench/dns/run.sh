@@ -261,7 +261,18 @@ measure() { # measure SERVER(qsmo|unbound)
 	fi
 }
 
+ports_free() {
+	local p
+	for p in 5399 $Q_PORT $Q_DOT $Q_DOH $U_PORT $U_DOT $U_DOH; do
+		if ss -Hlnu "sport = :$p" | grep -q . || ss -Hlnt "sport = :$p" | grep -q .; then
+			echo "run.sh: port $p is in use on loopback; stop what holds it" >&2
+			exit 1
+		fi
+	done
+}
+
 need
+ports_free
 log "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 build
 BLOCKED=$(sed -n 7p "$WORK/data/blocklist.txt")

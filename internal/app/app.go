@@ -45,6 +45,11 @@ type App struct {
 	Market   *marketplace.Service
 	Kit      *web.Kit
 	Registry *prometheus.Registry
+	// IdentityPages serve sign-in and the identity pages; tests plug a
+	// relying party into it.
+	IdentityPages *identity.Handlers
+	// httpAddr is the portal's listening address once Serve listens.
+	httpAddr chan string
 	// Out receives the start-up messages meant for the operator (URLs,
 	// one-time setup link, demo password); it is not the log.
 	Out io.Writer
@@ -89,7 +94,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 // NewWithDB wires every service and route on an open, migrated database,
 // which the App then owns.
 func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger, out io.Writer) (*App, error) {
-	a := &App{Cfg: cfg, Log: log, DB: d, Out: out, Registry: prometheus.NewRegistry()}
+	a := &App{Cfg: cfg, Log: log, DB: d, Out: out, Registry: prometheus.NewRegistry(), httpAddr: make(chan string, 1)}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewDBStatsCollector(d.DB, string(d.Dialect)))
 
 	key, err := a.secret(ctx, "cookie_key")
@@ -108,6 +113,7 @@ func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logg
 	a.Kit = kit
 
 	ih := identity.NewHandlers(svc, kit)
+	a.IdentityPages = ih
 	if cfg.OIDCIssuer != "" {
 		rp, err := oidc.New(ctx, oidc.Config{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
 			PrivateKeyFile: cfg.OIDCKeyFile, KeyID: cfg.OIDCKeyID, ACRValues: cfg.OIDCACRValues, RequireACR: cfg.OIDCRequireACR,
@@ -248,6 +254,10 @@ func (a *App) Serve(ctx context.Context) error {
 	}()
 	a.Log.Info("portal listening", "addr", ln.Addr().String(), "tls", tlsConf != nil)
 	select {
+	case a.listening() <- ln.Addr().String():
+	default:
+	}
+	select {
 	case <-ctx.Done():
 	case err := <-errc:
 		stopWorkers()
@@ -265,6 +275,17 @@ func (a *App) Serve(ctx context.Context) error {
 	a.Log.Info("stopped")
 	return err
 }
+
+func (a *App) listening() chan string {
+	if a.httpAddr == nil {
+		a.httpAddr = make(chan string, 1)
+	}
+	return a.httpAddr
+}
+
+// Listening returns a channel that receives the portal's address once Serve
+// listens (tests start it on port 0).
+func (a *App) Listening() <-chan string { return a.listening() }
 
 // Stdout is where operator messages go by default.
 var Stdout io.Writer = os.Stdout

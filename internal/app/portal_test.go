@@ -8,9 +8,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qsmo/qsmo/internal/app/apptest"
 	"github.com/qsmo/qsmo/internal/authz"
+	"github.com/qsmo/qsmo/internal/db/dbtest"
 	"github.com/qsmo/qsmo/internal/web"
 )
 
@@ -255,8 +257,14 @@ func TestAPIErrorsAreJSON(t *testing.T) {
 	}
 }
 
+// TestAPIWorkflow runs on SQLite and on PostgreSQL: the product behaves
+// the same on both engines.
 func TestAPIWorkflow(t *testing.T) {
-	e := apptest.New(t)
+	t.Run("sqlite", func(t *testing.T) { apiWorkflow(t, apptest.New(t)) })
+	t.Run("postgres", func(t *testing.T) { apiWorkflow(t, apptest.NewOn(t, dbtest.Postgres(t))) })
+}
+
+func apiWorkflow(t *testing.T, e *apptest.Env) {
 	admin := e.Token("office", authz.OfficeAdmin)
 	res := e.API(admin, "POST", "/api/v1/orgs", `{"name":"Department of State","slug":"state","kind":"agency","alc":"19000001"}`)
 	if res.StatusCode != 201 {
@@ -288,6 +296,43 @@ func TestAPIWorkflow(t *testing.T) {
 	body := apptest.Body(res)
 	if res.StatusCode != 200 || !strings.Contains(body, `"token.revoke"`) {
 		t.Fatalf("audit: %d %s", res.StatusCode, body)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	e := apptest.New(t)
+	c := e.Anonymous()
+	c.Get("/sign-in")
+	c.Get("/sign-in")
+	// The counter moves after the response is written, which the client
+	// may see first: scrape until it shows (bounded).
+	var body string
+	for i := 0; i < 50; i++ {
+		body = apptest.Body(c.Get("/metrics"))
+		if strings.Contains(body, `qsmo_http_requests_total{route="GET /sign-in",status="2xx"} 2`) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{
+		`qsmo_http_requests_total{route="GET /sign-in",status="2xx"} 2`,
+		`qsmo_http_request_duration_seconds_bucket{route="GET /sign-in"`,
+		`go_sql_open_connections{db_name="sqlite"}`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if res := c.Get("/readyz"); res.StatusCode != 200 {
+		t.Errorf("/readyz = %d", res.StatusCode)
+	}
+	e.App.DB.Close()
+	if res := c.Get("/readyz"); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the database closed = %d, want 503", res.StatusCode)
+	}
+	if res := c.Get("/healthz"); res.StatusCode != 200 {
+		t.Errorf("/healthz = %d", res.StatusCode)
 	}
 }
 

@@ -352,7 +352,7 @@ func (a *Authorizer) CanGrant(ctx context.Context, p *Principal, r Role, orgID s
 		return apperr.Wrap(err, "authz: look up org")
 	}
 	if !r.Valid() || r.Kind() != info.Kind {
-		return apperr.Validation(map[string]string{"role": fmt.Sprintf("Choose a role for a %s organization.", info.Kind.Label())})
+		return apperr.Validation(map[string]string{"role": fmt.Sprintf("Choose a role for %s organization.", info.Kind.Article())})
 	}
 	if r.Kind() == Office && !p.HasRole(OfficeAdmin) {
 		return apperr.New(apperr.Forbidden, "Only office admins can give office roles.")

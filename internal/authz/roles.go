@@ -32,6 +32,20 @@ func (k OrgKind) Label() string {
 	return string(k)
 }
 
+// Article returns the kind with its indefinite article, for sentences:
+// "an office", "an agency", "a provider".
+func (k OrgKind) Article() string {
+	switch k {
+	case Office:
+		return "an office"
+	case Agency:
+		return "an agency"
+	case Provider:
+		return "a provider"
+	}
+	return "a " + string(k)
+}
+
 // Role is a named set of permissions held in one organization.
 type Role string
 

@@ -152,7 +152,7 @@ func (s *Service) CreateSetupLink(ctx context.Context, orgID string, role authz.
 			return err
 		}
 		if !role.Valid() || role.Kind() != org.Kind {
-			return apperr.Validation(map[string]string{"role": fmt.Sprintf("Choose a role for a %s organization: %s.", org.Kind.Label(), roleNames(authz.RolesFor(org.Kind)))})
+			return apperr.Validation(map[string]string{"role": fmt.Sprintf("Choose a role for %s organization: %s.", org.Kind.Article(), roleNames(authz.RolesFor(org.Kind)))})
 		}
 		if email != "" {
 			if u, err := userByEmail(ctx, tx, email); err == nil {

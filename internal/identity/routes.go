@@ -78,6 +78,7 @@ func (h *Handlers) Register(r *web.Router) {
 	r.Page("POST /tokens/{token}/revoke", h.tokenRevoke)
 
 	h.registerAPI(r)
+	h.K.AddCards(h.cards)
 
 	h.K.AddNav(
 		web.NavItem{Label: "Organizations", Href: "/orgs", Order: 80, Visible: func(p *authz.Principal) bool { return p.IsOffice() }},

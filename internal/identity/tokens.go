@@ -81,7 +81,7 @@ func (s *Service) CreateTokenSystem(ctx context.Context, in TokenInput) (NewToke
 		return NewToken{}, err
 	}
 	if in.Role.Kind() != org.Kind {
-		return NewToken{}, apperr.Validation(map[string]string{"role": fmt.Sprintf("Role %s does not fit a %s organization; choose one of: %s.", in.Role, org.Kind, roleNames(authz.RolesFor(org.Kind)))})
+		return NewToken{}, apperr.Validation(map[string]string{"role": fmt.Sprintf("Role %s does not fit %s organization; choose one of: %s.", in.Role, org.Kind.Article(), roleNames(authz.RolesFor(org.Kind)))})
 	}
 	return s.createToken(ctx, in, "")
 }

@@ -151,8 +151,10 @@ func statusClass(code int) string {
 // wrap adds authentication and error handling to a handler.
 func (k *Kit) wrap(access Access, api bool, h Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		var err error
+		var (
+			ctx context.Context
+			err error
+		)
 		switch access {
 		case Token:
 			ctx, err = k.authToken(r)

@@ -47,7 +47,7 @@ func main() {
 	ups := flag.String("dns-upstream", "127.0.0.1:5399", "comma-separated upstreams")
 	list := flag.String("blocklist", "", "file of blocked names, one per line")
 	qlogDir := flag.String("querylog-dir", "", "write the query log here (off when empty)")
-	sockets := flag.Int("udp-sockets", 1, "SO_REUSEPORT UDP sockets")
+	sockets := flag.Int("udp-sockets", 0, "SO_REUSEPORT UDP sockets (0: one per GOMAXPROCS)")
 	readers := flag.Int("udp-readers", 1, "goroutines reading each UDP socket")
 	batch := flag.Int("udp-batch", 32, "datagrams per recvmmsg/sendmmsg (1: one system call per datagram)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGTERM")
@@ -127,7 +127,9 @@ func main() {
 				continue
 			}
 			e.SetSnapshot(snap)
-			debug.FreeOSMemory()
+			// No FreeOSMemory here: returning the build's pages in one go
+			// holds the only P for tens of milliseconds; the runtime's
+			// background scavenger returns them gradually instead.
 			fmt.Printf("reloaded names=%d seconds=%.3f\n", snap.ListNames(), time.Since(t).Seconds())
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/qsmo/qsmo/internal/pdns/feed"
 )
 
 const (
@@ -354,5 +355,26 @@ func TestEscapedDotIsNotALabelBoundary(t *testing.T) {
 	}
 	if _, ok := l.LookupString(`a\\.example.`, catMalware); !ok {
 		t.Fatal(`an escaped backslash before a real dot hid the parent name`)
+	}
+}
+
+func TestAddEntryKeepsFeedFlags(t *testing.T) {
+	b := NewBuilder(0)
+	if err := b.AddEntry(3, catPhishing, feed.Entry{Name: "rpz.test", Subdomains: true, Action: feed.NXDomain}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddEntry(3, catPhishing, feed.Entry{Name: "none.test", Action: feed.Block}); err == nil {
+		t.Fatal("an entry matching neither the name nor its subdomains was accepted")
+	}
+	l, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.LookupString("rpz.test", catPhishing); ok {
+		t.Error("a subdomains-only entry matched the name itself")
+	}
+	m, ok := l.LookupString("a.rpz.test", catPhishing)
+	if !ok || m.Rule.Action != NXDomain || m.Rule.Feed != 3 {
+		t.Errorf("got %+v %v, want the NXDOMAIN rule of feed 3", m, ok)
 	}
 }

@@ -96,7 +96,7 @@ func (q *Queue) Push(r *Record) bool {
 		q.shards[0].dropped.Add(1)
 		return false
 	}
-	start := int(rand.Uint32())
+	start := int(rand.Uint32()) // #nosec G404 -- shard choice spreads contention, not security
 	for i := 0; i <= q.mask; i++ {
 		if q.shards[(start+i)&q.mask].push(r) {
 			return true

@@ -41,8 +41,11 @@ func (e *Engine) serveDoH(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "unknown client address", http.StatusBadRequest)
 		return
 	}
-	e.inflight.Add(1)
-	defer e.inflight.Done()
+	if e.closing.Load() {
+		http.Error(rw, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	// The HTTP server that runs this handler drains it on its own shutdown.
 	w := e.getWorker()
 	defer putWorker(w)
 	req := request{pkt: pkt, src: src, tr: querylog.DoH, token: token, hasToken: hasToken, wait: true}

@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,8 +69,11 @@ type Config struct {
 	// over it a miss is answered SERVFAIL (or stale) at once.
 	MaxPending int
 
-	// UDPSockets is the number of SO_REUSEPORT sockets (default 1) and
-	// UDPReaders the goroutines reading each (default 2).
+	// UDPSockets is the number of SO_REUSEPORT sockets (default
+	// GOMAXPROCS: the kernel spreads clients over them) and UDPReaders the
+	// goroutines reading each (default 1). On one core, one socket with
+	// one reader used the least CPU per query (6.2-6.6 us, against 7.0
+	// with two sockets and 7.6 with four readers on one socket).
 	UDPSockets, UDPReaders int
 	// UDPBatch is how many datagrams one system call reads or writes
 	// (recvmmsg/sendmmsg on Linux; default 32, 1 turns batching off).
@@ -134,10 +138,10 @@ func (c *Config) setDefaults() {
 		c.MaxPending = 4096
 	}
 	if c.UDPSockets <= 0 {
-		c.UDPSockets = 1
+		c.UDPSockets = runtime.GOMAXPROCS(0)
 	}
 	if c.UDPReaders <= 0 {
-		c.UDPReaders = 2
+		c.UDPReaders = 1
 	}
 	if c.UDPBatch <= 0 {
 		c.UDPBatch = 32
@@ -417,8 +421,12 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 
+	// Listener goroutines stop first (UDP readers on their deadline, TCP
+	// connections after answering what they read), so that no query is
+	// added to inflight once it is waited for.
 	drained := make(chan struct{})
 	go func() {
+		e.readers.Wait()
 		e.inflight.Wait()
 		close(drained)
 	}()

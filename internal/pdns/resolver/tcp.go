@@ -74,24 +74,53 @@ func (e *Engine) serveConn(c net.Conn, tr querylog.Transport) {
 	src := addrPortOf(c.RemoteAddr())
 	br := bufio.NewReaderSize(c, 8192)
 	bw := bufio.NewWriterSize(c, 16384)
+	// Answers go into bw under wmu; a flusher goroutine writes them out
+	// when signalled. While the reader keeps finding pipelined queries the
+	// flusher waits its turn, so one write (one TLS record) carries many
+	// answers; when the reader blocks, the flusher runs at once.
 	var wmu sync.Mutex
-	write := func(resp []byte, flush bool) {
+	flush := make(chan struct{}, 1)
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		for range flush {
+			wmu.Lock()
+			_ = bw.Flush()
+			wmu.Unlock()
+		}
+	}()
+	defer func() {
+		wg.Wait()
+		close(flush)
+		<-flushed
 		wmu.Lock()
-		defer wmu.Unlock()
+		_ = bw.Flush()
+		wmu.Unlock()
+	}()
+	write := func(resp []byte) {
+		wmu.Lock()
 		var l [2]byte
 		binary.BigEndian.PutUint16(l[:], uint16(len(resp)))
 		_, _ = bw.Write(l[:])
 		_, _ = bw.Write(resp)
-		if flush {
-			_ = bw.Flush()
+		wmu.Unlock()
+		select {
+		case flush <- struct{}{}:
+		default: // a flush is pending already and will carry this answer
 		}
 	}
 	w := e.getWorker()
 	defer putWorker(w)
 	sem := make(chan struct{}, e.cfg.TCPMaxInFlight)
 	buf := make([]byte, 65535)
-	for !e.closing.Load() {
-		_ = c.SetReadDeadline(time.Now().Add(e.cfg.TCPIdleTimeout))
+	for {
+		if br.Buffered() == 0 {
+			// About to wait for the client: restart the idle timer.
+			_ = c.SetReadDeadline(time.Now().Add(e.cfg.TCPIdleTimeout))
+		}
+		if e.closing.Load() { // checked after the deadline: Shutdown sets closing first
+			break
+		}
 		var l [2]byte
 		if _, err := io.ReadFull(br, l[:]); err != nil {
 			break
@@ -103,7 +132,7 @@ func (e *Engine) serveConn(c net.Conn, tr querylog.Transport) {
 		r := request{pkt: buf[:n], src: src, tr: tr}
 		resp, miss := w.answer(&r)
 		if resp != nil {
-			write(resp, br.Buffered() == 0)
+			write(resp)
 		} else if !miss {
 			break // not a query: the stream cannot be trusted any more
 		}
@@ -124,14 +153,10 @@ func (e *Engine) serveConn(c net.Conn, tr querylog.Transport) {
 			defer putWorker(w)
 			r := request{pkt: cp, src: src, tr: tr, wait: true}
 			if resp, _ := w.answer(&r); resp != nil {
-				write(resp, true)
+				write(resp)
 			}
 		}()
 	}
-	wg.Wait()
-	wmu.Lock()
-	_ = bw.Flush()
-	wmu.Unlock()
 }
 
 func addrPortOf(a net.Addr) netip.AddrPort {

@@ -37,10 +37,9 @@ func listenUDP(ctx context.Context, addr string, n int) ([]*net.UDPConn, error) 
 			return nil, err
 		}
 		c := pc.(*net.UDPConn)
-		// Room for bursts while the reader is busy: the kernel drops what
-		// does not fit.
-		_ = c.SetReadBuffer(4 << 20)
-		_ = c.SetWriteBuffer(4 << 20)
+		// Room for bursts while the reader is busy (a GC pause, a snapshot
+		// build on a single core): the kernel drops what does not fit.
+		setBuffers(c, 4<<20)
 		conns = append(conns, c)
 		addr = c.LocalAddr().String() // port 0: the others join the first
 	}

@@ -164,3 +164,20 @@ func (e *Engine) serveUDPBatch(c *net.UDPConn, b *udpBatch) {
 		}
 	}
 }
+
+// setBuffers asks for size-byte socket buffers. The kernel caps the
+// ordinary request at net.core.rmem_max/wmem_max (about 200 KiB by
+// default, a few milliseconds of queries); with CAP_NET_ADMIN the forced
+// variants lift the cap.
+func setBuffers(c *net.UDPConn, size int) {
+	_ = c.SetReadBuffer(size)
+	_ = c.SetWriteBuffer(size)
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size)
+	})
+}

@@ -14,3 +14,9 @@ func newUDPBatch(*net.UDPConn, int) (*udpBatch, error) {
 }
 
 func (e *Engine) serveUDPBatch(*net.UDPConn, *udpBatch) { e.readers.Done() }
+
+// setBuffers asks for size-byte socket buffers.
+func setBuffers(c *net.UDPConn, size int) {
+	_ = c.SetReadBuffer(size)
+	_ = c.SetWriteBuffer(size)
+}

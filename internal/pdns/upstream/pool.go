@@ -137,7 +137,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("upstream: probe question: %w", err)
 	}
 	if o.TLSConfig == nil {
-		o.TLSConfig = &tls.Config{}
+		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	} else {
 		o.TLSConfig = o.TLSConfig.Clone()
 	}
@@ -398,8 +398,10 @@ func (p *Pool) order(buf []*upstream) []*upstream {
 		}
 		buf[j] = u
 	}
-	if p.opts.ExploreRatio > 0 && rand.Float64() < p.opts.ExploreRatio {
-		k := 1 + rand.IntN(len(buf)-1)
+	// Exploration only spreads load to measure other upstreams; the query
+	// IDs that matter for spoofing come from crypto/rand.
+	if p.opts.ExploreRatio > 0 && rand.Float64() < p.opts.ExploreRatio { // #nosec G404 -- load spreading, not security
+		k := 1 + rand.IntN(len(buf)-1) // #nosec G404 -- load spreading, not security
 		u := buf[k]
 		copy(buf[1:k+1], buf[:k])
 		buf[0] = u

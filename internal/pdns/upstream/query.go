@@ -142,6 +142,3 @@ func lower(c byte) byte {
 	}
 	return c
 }
-
-// truncated reports whether the TC bit of a reply is set.
-func truncated(pkt []byte) bool { return len(pkt) > 2 && pkt[2]&0x02 != 0 }
