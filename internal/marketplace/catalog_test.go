@@ -1,8 +1,10 @@
 package marketplace_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qsmo/qsmo/internal/apperr"
 	"github.com/qsmo/qsmo/internal/db"
@@ -231,5 +233,23 @@ func TestSearchFacetsAndCompare(t *testing.T) {
 		if cmp.Offerings[0].CX == nil || cmp.Offerings[0].CX.TrustPercent != 80 || cmp.Offerings[1].CX != nil {
 			t.Errorf("CX in comparison: %+v %+v", cmp.Offerings[0].CX, cmp.Offerings[1].CX)
 		}
+	})
+}
+
+// TestCatalogFeedGolden: the public feed's JSON for a known catalog.
+func TestCatalogFeedGolden(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		w := newWorld(t, d)
+		w.listed("northwind")
+		w.advance(time.Hour)
+		w.listed("bluewater")
+		_, err := w.svc.CreateOffering(w.ctx, w.p("bluewater/admin"), marketplace.OfferingInput{ProviderOrgID: w.orgs["bluewater"].ID, AreaID: "soc",
+			Name: "Unlisted draft", Summary: "Drafts never reach the public feed.", ProviderType: marketplace.FederalSSP, OnboardingDays: 5, Tiers: socTiers})
+		w.must(err)
+		f, err := w.svc.CatalogFeed(w.ctx, "Test Office")
+		w.must(err)
+		b, err := json.MarshalIndent(f, "", "  ")
+		w.must(err)
+		golden(t, "catalog.json", append(b, '\n'))
 	})
 }

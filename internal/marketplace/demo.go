@@ -158,6 +158,10 @@ func demoRequirements(area string) []RequirementInput {
 // requests.
 func (s *Service) DemoLoader(ctx context.Context, w *demo.World) error {
 	l := &demoLoad{s: s, w: w, ctx: ctx, people: map[string]*authz.Principal{}, offerings: map[string]Offering{}}
+	queued, err := outboxIDs(ctx, s)
+	if err != nil {
+		return err
+	}
 	realNow := s.DB.Now
 	defer func() { s.DB.Now = realNow }()
 	l.end = realNow().UTC().Truncate(time.Second)
@@ -175,8 +179,39 @@ func (s *Service) DemoLoader(ctx context.Context, w *demo.World) error {
 	if err := l.usageAndStatements(); err != nil {
 		return fmt.Errorf("marketplace demo: %w", err)
 	}
+	// The history is notified in the app, where people see it; its email
+	// is not kept, so a demo with SMTP configured does not send a year of
+	// past notifications.
+	now, err := outboxIDs(ctx, s)
+	if err != nil {
+		return err
+	}
+	for id := range now {
+		if !queued[id] {
+			if _, err := s.DB.ExecContext(ctx, "DELETE FROM outbox WHERE id = ? AND sent_at IS NULL", id); err != nil {
+				return fmt.Errorf("marketplace demo: clear history email: %w", err)
+			}
+		}
+	}
 	s.InvalidateDashboard()
 	return nil
+}
+
+func outboxIDs(ctx context.Context, s *Service) (map[string]bool, error) {
+	rows, err := s.DB.QueryContext(ctx, "SELECT id FROM outbox")
+	if err != nil {
+		return nil, fmt.Errorf("marketplace demo: outbox: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
 }
 
 type demoLoad struct {

@@ -568,7 +568,9 @@ func (s *Service) orderStep(ctx context.Context, p *authz.Principal, orderID str
 	if to == lifecycle.Provisioning {
 		s.autoProvision(ctx, orderID)
 	}
-	return s.GetOrder(ctx, p, orderID)
+	// The principal could see the order before the step and took part in
+	// it; reading it back needs no second access check.
+	return s.loadOrder(ctx, s.DB, orderID)
 }
 
 // transition moves the order to the rule's state and does what entering
