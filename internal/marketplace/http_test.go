@@ -84,7 +84,7 @@ func TestOrderThroughTheAPI(t *testing.T) {
 	}
 	var recs []struct {
 		Recommendations []struct {
-			OfferingID string `json:"offering_id"`
+			OfferingID string                  `json:"offering_id"`
 			Reasons    []struct{ Text string } `json:"reasons"`
 		} `json:"recommendations"`
 	}
@@ -326,7 +326,7 @@ func TestPublicFeedAndExport(t *testing.T) {
 	}
 	var feed struct {
 		Offerings []struct {
-			Status string `json:"status"`
+			Status string                  `json:"status"`
 			Tiers  []struct{ Tier string } `json:"tiers"`
 		} `json:"offerings"`
 		Standards []struct{ ID string } `json:"standards"`
