@@ -500,14 +500,19 @@ func (s *Service) refreshPricing(ctx context.Context, tx *db.Tx, offeringID stri
 	if err != nil {
 		return err
 	}
-	var all []money.Line
+	model := money.Flat
 	from := int64(-1)
 	anyListed := false
 	for _, t := range tiers[offeringID] {
 		anyListed = anyListed || t.Listed
 	}
 	for _, t := range tiers[offeringID] {
-		all = append(all, t.Prices...)
+		// Each tier has its own price book; the offering's model is the
+		// most elaborate of them (graduated over per unit over flat).
+		switch m := money.ModelOf(t.Prices); {
+		case m == money.Tiered, m == money.PerUnit && model == money.Flat:
+			model = m
+		}
 		if anyListed && !t.Listed || len(t.Prices) == 0 {
 			continue
 		}
@@ -518,7 +523,7 @@ func (s *Service) refreshPricing(ctx context.Context, tx *db.Tx, offeringID stri
 	if from < 0 {
 		from = 0
 	}
-	_, err = tx.ExecContext(ctx, "UPDATE market_offerings SET pricing_model = ?, price_from_cents = ? WHERE id = ?", string(money.ModelOf(all)), from, offeringID)
+	_, err = tx.ExecContext(ctx, "UPDATE market_offerings SET pricing_model = ?, price_from_cents = ? WHERE id = ?", string(model), from, offeringID)
 	return err
 }
 
