@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -161,7 +160,7 @@ func (h *Handlers) apiAreas(w http.ResponseWriter, r *http.Request) error {
 func facetsJSON(vs []FacetValue) []FacetJSON {
 	out := []FacetJSON{}
 	for _, v := range vs {
-		out = append(out, FacetJSON{Value: v.Value, Label: v.Label, Count: v.Count, Selected: v.Selected})
+		out = append(out, FacetJSON(v))
 	}
 	return out
 }
@@ -1389,5 +1388,3 @@ func (h *Handlers) apiProviderDash(w http.ResponseWriter, r *http.Request) error
 	web.JSON(w, http.StatusOK, out)
 	return nil
 }
-
-var _ = strconv.Itoa

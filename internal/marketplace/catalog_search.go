@@ -2,7 +2,7 @@ package marketplace
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -140,103 +140,163 @@ func contains(vs []string, v string) bool {
 	return false
 }
 
-// filter builds the WHERE clause of a search, leaving out one facet (for
-// that facet's counts).
-type filter struct {
-	where []string
-	args  []any
+// publicStatus says whether everyone signed in sees offerings in the status.
+func publicStatus(st lifecycle.State) bool {
+	return st == lifecycle.Listed || st == lifecycle.Paused || st == lifecycle.Retired
 }
 
-func (f *filter) add(cond string, args ...any) {
-	f.where = append(f.where, cond)
-	f.args = append(f.args, args...)
+// facet names a storefront filter.
+type facet int
+
+const (
+	facetStatus facet = iota
+	facetArea
+	facetCSF
+	facetProviderType
+	facetPricing
+	facetTier
+	facetCount
+)
+
+// matcher applies a query's filters to index entries.
+type matcher struct {
+	q        Query
+	statuses []lifecycle.State
+	words    []string
+	csfAreas map[string]bool // areas tagged with a selected CSF function
 }
 
-func (f filter) sql() string {
-	if len(f.where) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(f.where, " AND ")
-}
-
-func (s *Service) searchFilter(ctx context.Context, p *authz.Principal, q Query, skip string, areas []ServiceArea) (filter, error) {
-	var f filter
-	// Visibility: public statuses for everyone; drafts and offerings in
-	// review of the providers the principal may read.
-	sc, err := s.Authz.ScopeFor(ctx, p, authz.MarketOfferingRead)
-	if err != nil {
-		return f, err
-	}
-	if !sc.All {
-		if len(sc.OrgIDs) == 0 {
-			f.add("o.status IN ('listed', 'paused', 'retired')")
-		} else {
-			f.add("(o.status IN ('listed', 'paused', 'retired') OR o.provider_org_id IN ("+placeholders(len(sc.OrgIDs))+"))", anyArgs(sc.OrgIDs)...)
-		}
-	}
-	for _, w := range strings.Fields(strings.ToLower(q.Text)) {
-		if len(f.where) > maxQueryWords+1 {
-			break
-		}
-		f.add(`o.search_text LIKE ? ESCAPE '\'`, "%"+escapeLike(w)+"%")
-	}
+func newMatcher(q Query, areas []ServiceArea) matcher {
+	m := matcher{q: q}
 	statuses := q.Statuses
 	if len(statuses) == 0 {
 		statuses = []string{"listed"}
 	}
-	if skip != "status" {
-		f.add("o.status IN ("+placeholders(len(statuses))+")", anyArgs(statuses)...)
+	for _, st := range statuses {
+		m.statuses = append(m.statuses, lifecycle.State(st))
 	}
-	if skip != "area" && len(q.Areas) > 0 {
-		f.add("o.service_area_id IN ("+placeholders(len(q.Areas))+")", anyArgs(q.Areas)...)
+	for _, w := range strings.Fields(strings.ToLower(q.Text)) {
+		if len(m.words) == maxQueryWords {
+			break
+		}
+		m.words = append(m.words, w)
 	}
-	if skip != "csf" && len(q.CSF) > 0 {
-		var ids []string
+	if len(q.CSF) > 0 {
+		m.csfAreas = map[string]bool{}
 		for _, a := range areas {
 			for _, c := range a.CSF {
 				if contains(q.CSF, c) {
-					ids = append(ids, a.ID)
-					break
+					m.csfAreas[a.ID] = true
 				}
 			}
 		}
-		if len(ids) == 0 {
-			f.add("1 = 0")
-		} else {
-			f.add("o.service_area_id IN ("+placeholders(len(ids))+")", anyArgs(ids)...)
-		}
 	}
-	if skip != "provider_type" && len(q.ProviderTypes) > 0 {
-		f.add("o.provider_type IN ("+placeholders(len(q.ProviderTypes))+")", anyArgs(q.ProviderTypes)...)
-	}
-	if skip != "pricing" && len(q.Pricing) > 0 {
-		f.add("o.pricing_model IN ("+placeholders(len(q.Pricing))+")", anyArgs(q.Pricing)...)
-	}
-	if skip != "tier" && len(q.Tiers) > 0 {
-		f.add(`EXISTS (SELECT 1 FROM market_offering_tiers t WHERE t.offering_id = o.id AND t.tier IN (`+placeholders(len(q.Tiers))+`)
-			AND (t.listed OR o.status IN ('draft', 'in_review', 'retired')))`, anyArgs(q.Tiers)...)
-	}
-	return f, nil
+	return m
 }
 
-func orderBy(q Query) string {
+// text says whether the entry holds every word of the query.
+func (m matcher) text(e *indexEntry) bool {
+	for _, w := range m.words {
+		if !strings.Contains(e.SearchText, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// passes says which facet filters the entry passes.
+func (m matcher) passes(e *indexEntry) (ok [facetCount]bool) {
+	for _, st := range m.statuses {
+		if e.Status == st {
+			ok[facetStatus] = true
+		}
+	}
+	ok[facetArea] = len(m.q.Areas) == 0 || contains(m.q.Areas, e.AreaID)
+	ok[facetCSF] = m.csfAreas == nil || m.csfAreas[e.AreaID]
+	ok[facetProviderType] = len(m.q.ProviderTypes) == 0 || contains(m.q.ProviderTypes, string(e.ProviderType))
+	ok[facetPricing] = len(m.q.Pricing) == 0 || contains(m.q.Pricing, string(e.Pricing))
+	ok[facetTier] = len(m.q.Tiers) == 0
+	for _, t := range e.Tiers {
+		if !ok[facetTier] && e.tierCounts(t) && contains(m.q.Tiers, string(t.Tier)) {
+			ok[facetTier] = true
+		}
+	}
+	return ok
+}
+
+// allBut says whether every filter but skip passes (skip = facetCount:
+// every filter).
+func allBut(ok [facetCount]bool, skip facet) bool {
+	for f := facet(0); f < facetCount; f++ {
+		if f != skip && !ok[f] {
+			return false
+		}
+	}
+	return true
+}
+
+// sortEntries orders search results.
+func sortEntries(es []*indexEntry, q Query, words []string) {
+	byName := func(a, b *indexEntry) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	}
+	var cmp func(a, b *indexEntry) int
 	switch q.Sort {
 	case "name":
-		return "o.name, o.id"
+		cmp = byName
 	case "price":
-		return "o.price_from_cents, o.name, o.id"
+		cmp = func(a, b *indexEntry) int {
+			if a.PriceFrom != b.PriceFrom {
+				return compareInt64(a.PriceFrom, b.PriceFrom)
+			}
+			return byName(a, b)
+		}
 	case "price_desc":
-		return "o.price_from_cents DESC, o.name, o.id"
-	case "agencies":
-		return "o.agencies_using DESC, o.name, o.id"
+		cmp = func(a, b *indexEntry) int {
+			if a.PriceFrom != b.PriceFrom {
+				return compareInt64(b.PriceFrom, a.PriceFrom)
+			}
+			return byName(a, b)
+		}
 	case "newest":
-		return "COALESCE(o.listed_at, o.created_at) DESC, o.id"
+		cmp = func(a, b *indexEntry) int {
+			if !a.Newest.Equal(b.Newest) {
+				return b.Newest.Compare(a.Newest)
+			}
+			return strings.Compare(a.ID, b.ID)
+		}
+	default: // agencies, relevance
+		cmp = func(a, b *indexEntry) int {
+			if q.Sort == "relevance" && len(words) > 0 {
+				// Offerings whose name holds the first word come first.
+				ia, ib := strings.Contains(a.lowerName, words[0]), strings.Contains(b.lowerName, words[0])
+				if ia != ib {
+					if ia {
+						return -1
+					}
+					return 1
+				}
+			}
+			if a.Agencies != b.Agencies {
+				return b.Agencies - a.Agencies
+			}
+			return byName(a, b)
+		}
 	}
-	if q.Text != "" {
-		// Offerings whose name holds the first word come first.
-		return "CASE WHEN LOWER(o.name) LIKE ? ESCAPE '\\' THEN 0 ELSE 1 END, o.agencies_using DESC, o.name, o.id"
+	slices.SortFunc(es, cmp)
+}
+
+func compareInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
 	}
-	return "o.agencies_using DESC, o.name, o.id"
+	return 0
 }
 
 // Search runs a storefront query: the page of offerings, the total, and
@@ -251,135 +311,109 @@ func (s *Service) Search(ctx context.Context, p *authz.Principal, q Query) (Resu
 	}
 	q.Normalize(areas)
 	res := Results{Query: q, Page: q.Page}
-	f, err := s.searchFilter(ctx, p, q, "", areas)
+	// Visibility: public statuses for everyone; drafts and offerings in
+	// review of the providers the principal may read.
+	sc, err := s.Authz.ScopeFor(ctx, p, authz.MarketOfferingRead)
 	if err != nil {
 		return res, err
 	}
-	if err := s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM market_offerings o"+f.sql(), f.args...).Scan(&res.Total); err != nil {
-		return res, fmt.Errorf("marketplace: count offerings: %w", err)
-	}
-	res.Pages = max(1, (res.Total+q.PerPage-1)/q.PerPage)
-	args := append([]any{}, f.args...)
-	ob := orderBy(q)
-	if strings.Contains(ob, "?") {
-		args = append(args, "%"+escapeLike(strings.ToLower(strings.Fields(q.Text)[0]))+"%")
-	}
-	args = append(args, q.PerPage, (q.Page-1)*q.PerPage)
-	rows, err := s.DB.QueryContext(ctx, "SELECT "+offeringColumns+offeringFrom+f.sql()+" ORDER BY "+ob+" LIMIT ? OFFSET ?", args...)
+	ix, err := s.index(ctx)
 	if err != nil {
-		return res, fmt.Errorf("marketplace: search: %w", err)
+		return res, err
 	}
-	var ids []string
-	for rows.Next() {
-		o, err := scanOffering(rows)
-		if err != nil {
-			rows.Close()
-			return res, err
+	m := newMatcher(q, areas)
+	var hits []*indexEntry
+	counts := [facetCount]map[string]int{}
+	for f := range counts {
+		counts[f] = map[string]int{}
+	}
+	for i := range ix.entries {
+		e := &ix.entries[i]
+		if !sc.All && !publicStatus(e.Status) && !contains(sc.OrgIDs, e.ProviderOrgID) {
+			continue
 		}
-		res.Offerings = append(res.Offerings, o)
-		ids = append(ids, o.ID)
+		if !m.text(e) {
+			continue
+		}
+		ok := m.passes(e)
+		if allBut(ok, facetCount) {
+			hits = append(hits, e)
+		}
+		if allBut(ok, facetStatus) {
+			counts[facetStatus][string(e.Status)]++
+		}
+		if allBut(ok, facetArea) {
+			counts[facetArea][e.AreaID]++
+		}
+		if allBut(ok, facetCSF) {
+			counts[facetCSF][e.AreaID]++
+		}
+		if allBut(ok, facetProviderType) {
+			counts[facetProviderType][string(e.ProviderType)]++
+		}
+		if allBut(ok, facetPricing) {
+			counts[facetPricing][string(e.Pricing)]++
+		}
+		if allBut(ok, facetTier) {
+			for _, t := range e.Tiers {
+				if e.tierCounts(t) {
+					counts[facetTier][string(t.Tier)]++
+				}
+			}
+		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	res.Total = len(hits)
+	res.Pages = max(1, (res.Total+q.PerPage-1)/q.PerPage)
+	sortEntries(hits, q, m.words)
+	from := min((q.Page-1)*q.PerPage, len(hits))
+	to := min(from+q.PerPage, len(hits))
+	var ids []string
+	for _, e := range hits[from:to] {
+		ids = append(ids, e.ID)
+	}
+	if res.Offerings, err = s.withProviderNames(ctx, hits[from:to]); err != nil {
 		return res, err
-	}
-	tiers, err := loadTiers(ctx, s.DB, ids)
-	if err != nil {
-		return res, err
-	}
-	for i := range res.Offerings {
-		res.Offerings[i].Tiers = tiers[res.Offerings[i].ID]
 	}
 	res.CX = s.cxScores(ctx, ids)
-	res.Facets, err = s.facets(ctx, p, q, areas)
-	return res, err
+	res.Facets = facetsOf(q, areas, counts)
+	return res, nil
 }
 
-func (s *Service) facetCounts(ctx context.Context, p *authz.Principal, q Query, areas []ServiceArea, skip, column string) (map[string]int, error) {
-	f, err := s.searchFilter(ctx, p, q, skip, areas)
-	if err != nil {
-		return nil, err
-	}
-	from := " FROM market_offerings o"
-	if skip == "tier" {
-		from += " JOIN market_offering_tiers t ON t.offering_id = o.id AND (t.listed OR o.status IN ('draft', 'in_review', 'retired'))"
-	}
-	rows, err := s.DB.QueryContext(ctx, "SELECT "+column+", COUNT(DISTINCT o.id)"+from+f.sql()+" GROUP BY "+column, f.args...)
-	if err != nil {
-		return nil, fmt.Errorf("marketplace: facet %s: %w", skip, err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var v string
-		var n int
-		if err := rows.Scan(&v, &n); err != nil {
-			return nil, err
-		}
-		out[v] = n
-	}
-	return out, rows.Err()
-}
-
-func (s *Service) facets(ctx context.Context, p *authz.Principal, q Query, areas []ServiceArea) (Facets, error) {
+func facetsOf(q Query, areas []ServiceArea, counts [facetCount]map[string]int) Facets {
 	var fs Facets
-	byArea, err := s.facetCounts(ctx, p, q, areas, "area", "o.service_area_id")
-	if err != nil {
-		return fs, err
-	}
 	for _, a := range areas {
-		fs.Areas = append(fs.Areas, FacetValue{Value: a.ID, Label: a.Name, Count: byArea[a.ID], Selected: contains(q.Areas, a.ID)})
-	}
-	byAreaCSF, err := s.facetCounts(ctx, p, q, areas, "csf", "o.service_area_id")
-	if err != nil {
-		return fs, err
+		fs.Areas = append(fs.Areas, FacetValue{Value: a.ID, Label: a.Name, Count: counts[facetArea][a.ID], Selected: contains(q.Areas, a.ID)})
 	}
 	for _, c := range CSFFunctions {
 		n := 0
 		for _, a := range areas {
 			if contains(a.CSF, c) {
-				n += byAreaCSF[a.ID]
+				n += counts[facetCSF][a.ID]
 			}
 		}
 		fs.CSF = append(fs.CSF, FacetValue{Value: c, Label: CSFLabel(c), Count: n, Selected: contains(q.CSF, c)})
 	}
-	byType, err := s.facetCounts(ctx, p, q, areas, "provider_type", "o.provider_type")
-	if err != nil {
-		return fs, err
-	}
 	for _, t := range ProviderTypes {
-		fs.ProviderTypes = append(fs.ProviderTypes, FacetValue{Value: string(t), Label: t.Label(), Count: byType[string(t)], Selected: contains(q.ProviderTypes, string(t))})
-	}
-	byTier, err := s.facetCounts(ctx, p, q, areas, "tier", "t.tier")
-	if err != nil {
-		return fs, err
+		fs.ProviderTypes = append(fs.ProviderTypes, FacetValue{Value: string(t), Label: t.Label(), Count: counts[facetProviderType][string(t)], Selected: contains(q.ProviderTypes, string(t))})
 	}
 	for _, t := range maturity.Tiers() {
-		fs.Tiers = append(fs.Tiers, FacetValue{Value: string(t), Label: t.Label(), Count: byTier[string(t)], Selected: contains(q.Tiers, string(t))})
-	}
-	byStatus, err := s.facetCounts(ctx, p, q, areas, "status", "o.status")
-	if err != nil {
-		return fs, err
+		fs.Tiers = append(fs.Tiers, FacetValue{Value: string(t), Label: t.Label(), Count: counts[facetTier][string(t)], Selected: contains(q.Tiers, string(t))})
 	}
 	statuses := q.Statuses
 	if len(statuses) == 0 {
 		statuses = []string{"listed"}
 	}
 	for _, st := range []lifecycle.State{lifecycle.Listed, lifecycle.Paused, lifecycle.Retired, lifecycle.InReview, lifecycle.Draft} {
-		n := byStatus[string(st)]
+		n := counts[facetStatus][string(st)]
 		if n == 0 && (st == lifecycle.Draft || st == lifecycle.InReview) && !contains(statuses, string(st)) {
 			continue // drafts exist only for their providers and the office
 		}
 		fs.Statuses = append(fs.Statuses, FacetValue{Value: string(st), Label: lifecycle.Offerings.Label(st), Count: n, Selected: contains(statuses, string(st))})
 	}
-	byPrice, err := s.facetCounts(ctx, p, q, areas, "pricing", "o.pricing_model")
-	if err != nil {
-		return fs, err
-	}
 	for _, m := range []money.Model{money.Flat, money.PerUnit, money.Tiered} {
-		fs.Pricing = append(fs.Pricing, FacetValue{Value: string(m), Label: m.Label(), Count: byPrice[string(m)], Selected: contains(q.Pricing, string(m))})
+		fs.Pricing = append(fs.Pricing, FacetValue{Value: string(m), Label: m.Label(), Count: counts[facetPricing][string(m)], Selected: contains(q.Pricing, string(m))})
 	}
-	return fs, nil
+	return fs
 }
 
 // SortOptions lists the sort orders for forms.

@@ -236,6 +236,65 @@ func TestSearchFacetsAndCompare(t *testing.T) {
 	})
 }
 
+// TestSearchIndexFollowsChanges: the storefront's in-memory index is
+// reloaded after every kind of catalog change, so a search right after a
+// change sees it.
+func TestSearchIndexFollowsChanges(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		w := newWorld(t, d)
+		a := w.listed("northwind")
+		b := w.listed("bluewater")
+		buyer := w.p("energy/buyer")
+		ids := func(q marketplace.Query) []string {
+			t.Helper()
+			res, err := w.svc.Search(w.ctx, buyer, q)
+			w.must(err)
+			var out []string
+			for _, o := range res.Offerings {
+				out = append(out, o.ID)
+			}
+			return out
+		}
+		if got := ids(marketplace.Query{}); len(got) != 2 {
+			t.Fatalf("listed: %v", got)
+		}
+		// A pause hides the offering from the default (listed) search.
+		_, err := w.svc.OfferingAction(w.ctx, w.p("office/analyst"), a.ID, lifecycle.PauseOffering, "Incident review", nil)
+		w.must(err)
+		if got := ids(marketplace.Query{}); len(got) != 1 || got[0] != b.ID {
+			t.Errorf("after pause: %v", got)
+		}
+		if got := ids(marketplace.Query{Statuses: []string{"paused"}}); len(got) != 1 || got[0] != a.ID {
+			t.Errorf("paused: %v", got)
+		}
+		_, err = w.svc.OfferingAction(w.ctx, w.p("office/analyst"), a.ID, lifecycle.ResumeOffering, "", nil)
+		w.must(err)
+		// A rename changes what free text finds.
+		in := marketplace.OfferingInput{Name: "Harbor Watch SOC", Summary: b.Summary, ProviderType: b.ProviderType, OnboardingDays: b.OnboardingDays,
+			Tiers: socTiers, Prerequisites: b.Prerequisites}
+		_, err = w.svc.UpdateOffering(w.ctx, w.p("bluewater/admin"), b.ID, in)
+		w.must(err)
+		if got := ids(marketplace.Query{Text: "harbor"}); len(got) != 1 || got[0] != b.ID {
+			t.Errorf("renamed offering not found: %v", got)
+		}
+		// A new active subscription changes the agencies-using order.
+		first := ids(marketplace.Query{Sort: "agencies"})
+		w.orderIn("energy", "bluewater", lifecycle.Active)
+		w.orderIn("treasury", "bluewater", lifecycle.Active) // fresh offerings
+		res, err := w.svc.Search(w.ctx, buyer, marketplace.Query{Sort: "agencies"})
+		w.must(err)
+		if len(first) != 2 || res.Total != 4 || res.Offerings[0].AgenciesUsing != 1 || res.Offerings[3].AgenciesUsing != 0 {
+			t.Errorf("agencies order: %d offerings, first uses %d", res.Total, res.Offerings[0].AgenciesUsing)
+		}
+		// A price change re-sorts by price.
+		_, err = w.svc.SetPrices(w.ctx, w.p("northwind/admin"), a.ID, maturity.Foundational, []money.Line{{Kind: money.Recurring, Unit: "month", Quantity: 1, UnitPrice: 100}})
+		w.must(err)
+		if got := ids(marketplace.Query{Sort: "price"}); len(got) == 0 || got[0] != a.ID {
+			t.Errorf("cheapest first: %v", got)
+		}
+	})
+}
+
 // TestCatalogFeedGolden: the public feed's JSON for a known catalog.
 func TestCatalogFeedGolden(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {

@@ -10,7 +10,6 @@ import (
 	"github.com/qsmo/qsmo/internal/audit"
 	"github.com/qsmo/qsmo/internal/authz"
 	"github.com/qsmo/qsmo/internal/db"
-	"github.com/qsmo/qsmo/internal/id"
 	"github.com/qsmo/qsmo/internal/marketplace/maturity"
 )
 
@@ -429,6 +428,9 @@ func (s *Service) enforceConformance(ctx context.Context, tx *db.Tx, offeringID,
 		if _, err := tx.ExecContext(ctx, "UPDATE market_offering_tiers SET listed = FALSE WHERE offering_id = ? AND tier = ?", o.ID, string(t.Tier)); err != nil {
 			return 0, o.Name, err
 		}
+		if err := bumpCatalog(ctx, tx); err != nil {
+			return 0, o.Name, err
+		}
 		unlisted++
 		note := fmt.Sprintf("%s tier unlisted after %s: %s not met", t.Tier.Label(), why, strings.Join(tc.Unmet, ", "))
 		if err := addHistory(ctx, tx, o.ID, o.Status, o.Status, note, "qsmo", now); err != nil {
@@ -471,6 +473,9 @@ func (s *Service) setOfferingStatus(ctx context.Context, tx *db.Tx, o Offering, 
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return apperr.New(apperr.Conflict, "The offering changed meanwhile; reload the page.")
+	}
+	if err := bumpCatalog(ctx, tx); err != nil {
+		return err
 	}
 	return addHistory(ctx, tx, o.ID, o.Status, stateOf(to), note, actor, now)
 }
@@ -575,6 +580,3 @@ func (s *Service) offeringsWhere(ctx context.Context, where string, args []any, 
 	}
 	return out, nil
 }
-
-// newID is a seam for readability in SQL-heavy code.
-func newID(prefix string) string { return id.New(prefix) }

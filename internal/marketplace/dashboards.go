@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qsmo/qsmo/internal/apperr"
 	"github.com/qsmo/qsmo/internal/authz"
 	"github.com/qsmo/qsmo/internal/db"
 	"github.com/qsmo/qsmo/internal/marketplace/lifecycle"
-	"github.com/qsmo/qsmo/internal/marketplace/maturity"
 )
 
 // NamedCount is a label with a count.
@@ -60,6 +60,7 @@ type AreaConformance struct {
 // OfficeDash is the office's marketplace dashboard.
 type OfficeDash struct {
 	AsOf             time.Time
+	computation      uint64 // tells computations apart (AsOf may repeat under a test clock)
 	Listed           int
 	InReview         int
 	ActiveSubs       int
@@ -80,12 +81,17 @@ type OfficeDash struct {
 
 // dashCache keeps the office dashboard for a short while: its figures span
 // every agency and order, and a few seconds of staleness are worth not
-// recomputing them for each viewer. Computation is serialized, so a burst
-// of viewers waits for one computation instead of starting many.
+// recomputing them for each viewer. Once the figures are older than the
+// TTL, the next viewer recomputes them while everyone else keeps getting
+// the previous figures (stale while revalidating), so a burst of viewers
+// never queues behind a computation; only the very first computation is
+// waited for.
 type dashCache struct {
-	mu    sync.Mutex
-	value *OfficeDash
-	until time.Time
+	mu        sync.Mutex
+	value     *OfficeDash
+	until     time.Time
+	computing chan struct{} // open while one viewer computes
+	gen       int           // InvalidateDashboard adds one
 }
 
 // OfficeDashboard returns the office's dashboard (office people with
@@ -98,17 +104,37 @@ func (s *Service) OfficeDashboard(ctx context.Context, p *authz.Principal) (Offi
 	if err := s.actFor(ctx, p, authz.MarketInsightsRead, office, "The marketplace dashboard is the office's."); err != nil {
 		return OfficeDash{}, err
 	}
-	s.dash.mu.Lock()
-	defer s.dash.mu.Unlock()
-	if s.dash.value != nil && time.Now().Before(s.dash.until) {
-		return *s.dash.value, nil
-	}
-	d, err := s.computeOfficeDash(ctx, p)
-	if err != nil {
+	for {
+		s.dash.mu.Lock()
+		v := s.dash.value
+		if v != nil && (time.Now().Before(s.dash.until) || s.dash.computing != nil) {
+			s.dash.mu.Unlock()
+			return *v, nil
+		}
+		if wait := s.dash.computing; wait != nil {
+			// Nothing to serve yet: wait for the first computation.
+			s.dash.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return OfficeDash{}, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		s.dash.computing = done
+		gen := s.dash.gen
+		s.dash.mu.Unlock()
+		d, err := s.computeOfficeDash(ctx, p)
+		s.dash.mu.Lock()
+		if err == nil && gen == s.dash.gen {
+			s.dash.value, s.dash.until = &d, time.Now().Add(s.DashboardTTL)
+		}
+		s.dash.computing = nil
+		close(done)
+		s.dash.mu.Unlock()
 		return d, err
 	}
-	s.dash.value, s.dash.until = &d, time.Now().Add(s.DashboardTTL)
-	return d, nil
 }
 
 // InvalidateDashboard drops the cached office dashboard (tests, and after
@@ -116,14 +142,17 @@ func (s *Service) OfficeDashboard(ctx context.Context, p *authz.Principal) (Offi
 func (s *Service) InvalidateDashboard() {
 	s.dash.mu.Lock()
 	s.dash.value = nil
+	s.dash.gen++
 	s.dash.mu.Unlock()
 }
+
+var dashComputations atomic.Uint64
 
 var openStates = []lifecycle.State{lifecycle.Requested, lifecycle.Approved, lifecycle.Quoted, lifecycle.AgreementDraft, lifecycle.Signing, lifecycle.Provisioning}
 
 func (s *Service) computeOfficeDash(ctx context.Context, p *authz.Principal) (OfficeDash, error) {
 	now := s.now()
-	d := OfficeDash{AsOf: now}
+	d := OfficeDash{AsOf: now, computation: dashComputations.Add(1)}
 	q := s.DB
 	scanCounts := func(query string, args []any, fn func(key string, a, b int)) error {
 		rows, err := q.QueryContext(ctx, query, args...)
@@ -493,6 +522,3 @@ func (s *Service) ProviderDashboard(ctx context.Context, p *authz.Principal, pro
 	}
 	return d, rows.Err()
 }
-
-// tierLabel is used by pages that list tiers.
-func tierLabel(t maturity.Tier) string { return t.Label() }

@@ -1,7 +1,6 @@
 package marketplace
 
 import (
-	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -30,6 +29,8 @@ type Handlers struct {
 	V *web.Views
 	// OfficeName names the office in the public feed.
 	OfficeName string
+
+	office officeView
 }
 
 // NewHandlers parses the templates.
@@ -285,13 +286,4 @@ func partyOf(v string) lifecycle.Party {
 		return lifecycle.Provider
 	}
 	return ""
-}
-
-// orgName is a helper for pages.
-func (h *Handlers) orgName(ctx context.Context, id string) string {
-	o, err := getOrgInfo(ctx, h.S.DB, id)
-	if err != nil {
-		return ""
-	}
-	return o.Name
 }

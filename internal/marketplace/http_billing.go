@@ -2,7 +2,6 @@ package marketplace
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/qsmo/qsmo/internal/apperr"
@@ -162,5 +161,3 @@ func (b Baseline) BaselineValue() string {
 
 // FieldID is a unique field ID for the baseline's row.
 func (b Baseline) FieldID() string { return b.AreaID + "-" + string(b.Tier) }
-
-func monthsLabel(n int) string { return strconv.Itoa(n) }

@@ -3,7 +3,9 @@ package marketplace
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"net/http"
+	"sync"
 
 	"github.com/qsmo/qsmo/internal/authz"
 	"github.com/qsmo/qsmo/internal/marketplace/lifecycle"
@@ -25,14 +27,35 @@ func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// officeDashData is the office dashboard's view with its charts drawn.
 type officeDashData struct {
-	D          OfficeDash
-	Adoption   web.Chart
-	ByAgency   web.Chart
-	Onboard    web.Chart
-	OnboardMon web.Chart
-	SLA        web.Chart
-	Avoidance  web.Chart
+	D                                                       OfficeDash
+	Adoption, ByAgency, Onboard, OnboardMon, SLA, Avoidance template.HTML
+}
+
+// officeView keeps the last drawn office dashboard: the figures are cached
+// by the service (see dashCache), so their charts are drawn once per
+// computation rather than for every viewer.
+type officeView struct {
+	mu          sync.Mutex
+	computation uint64
+	data        *officeDashData
+}
+
+func (v *officeView) get(d OfficeDash) officeDashData {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.data == nil || v.computation != d.computation {
+		c := officeCharts(d)
+		v.data = &officeDashData{D: d, Adoption: c.Adoption.Bar(), ByAgency: c.ByAgency.Bar(), Onboard: c.Onboard.Bar(),
+			OnboardMon: c.OnboardMon.Line(), SLA: c.SLA.Bar(), Avoidance: c.Avoidance.Bar()}
+		v.computation = d.computation
+	}
+	return *v.data
+}
+
+type officeChartSet struct {
+	Adoption, ByAgency, Onboard, OnboardMon, SLA, Avoidance web.Chart
 }
 
 func days(v float64) string { return fmt.Sprintf("%.1f days", v) }
@@ -42,12 +65,12 @@ func (h *Handlers) officeDashboard(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	h.render(w, r, http.StatusOK, "dash_office", "Marketplace: office dashboard", officeCharts(d), nil)
+	h.render(w, r, http.StatusOK, "dash_office", "Marketplace: office dashboard", h.office.get(d), nil)
 	return nil
 }
 
-func officeCharts(d OfficeDash) officeDashData {
-	out := officeDashData{D: d}
+func officeCharts(d OfficeDash) officeChartSet {
+	var out officeChartSet
 	subs, ags := web.Series{Name: "Active subscriptions"}, web.Series{Name: "Agencies"}
 	top, topN := "", 0
 	for _, a := range d.AdoptionByArea {
@@ -180,11 +203,10 @@ func (h *Handlers) cards(ctx context.Context, p *authz.Principal) ([]web.Card, e
 		if !m.Role.Has(authz.MarketOrderRead) {
 			return nil, nil
 		}
-		subs, total, err := h.S.ListSubscriptions(ctx, p, SubscriptionFilter{Status: SubscriptionActive, OrgID: m.OrgID})
+		_, total, err := h.S.ListSubscriptions(ctx, p, SubscriptionFilter{Status: SubscriptionActive, OrgID: m.OrgID})
 		if err != nil {
 			return nil, err
 		}
-		_ = subs
 		_, open, err := h.S.ListOrders(ctx, p, OrderFilter{States: openStates, OrgID: m.OrgID, PerPage: 1})
 		if err != nil {
 			return nil, err

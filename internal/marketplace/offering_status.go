@@ -198,6 +198,9 @@ func (s *Service) listTiers(ctx context.Context, tx *db.Tx, o Offering, want []m
 		if _, err := tx.ExecContext(ctx, "UPDATE market_offering_tiers SET listed = TRUE WHERE offering_id = ? AND tier = ?", o.ID, string(t)); err != nil {
 			return nil, err
 		}
+		if err := bumpCatalog(ctx, tx); err != nil {
+			return nil, err
+		}
 		names = append(names, strings.ToLower(t.Label()))
 	}
 	return names, nil

@@ -326,6 +326,9 @@ func (s *Service) searchText(ctx context.Context, o Offering) string {
 // replaceTiers writes the offering's tiers, keeping the listed flag of
 // tiers that stay (listed holds which tiers were listed before).
 func replaceTiers(ctx context.Context, tx *db.Tx, offeringID string, tiers []TierInput, listed map[maturity.Tier]bool) error {
+	if err := bumpCatalog(ctx, tx); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM market_offering_tiers WHERE offering_id = ?", offeringID); err != nil {
 		return fmt.Errorf("marketplace: clear tiers: %w", err)
 	}
@@ -523,8 +526,10 @@ func (s *Service) refreshPricing(ctx context.Context, tx *db.Tx, offeringID stri
 	if from < 0 {
 		from = 0
 	}
-	_, err = tx.ExecContext(ctx, "UPDATE market_offerings SET pricing_model = ?, price_from_cents = ? WHERE id = ?", string(model), from, offeringID)
-	return err
+	if _, err = tx.ExecContext(ctx, "UPDATE market_offerings SET pricing_model = ?, price_from_cents = ? WHERE id = ?", string(model), from, offeringID); err != nil {
+		return fmt.Errorf("marketplace: offering pricing: %w", err)
+	}
+	return bumpCatalog(ctx, tx)
 }
 
 const offeringColumns = `o.id, o.provider_org_id, po.name, po.kind, o.service_area_id, a.name, o.name, o.summary, o.description, o.provider_type,

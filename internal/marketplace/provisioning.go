@@ -385,7 +385,7 @@ func recountAgencies(ctx context.Context, tx *db.Tx, offeringID string) error {
 	if err != nil {
 		return fmt.Errorf("marketplace: recount agencies: %w", err)
 	}
-	return nil
+	return bumpCatalog(ctx, tx)
 }
 
 // endSubscription ends the subscription of a cancelled order: the

@@ -231,3 +231,46 @@ func TestOfficeDashboardFigures(t *testing.T) {
 		}
 	})
 }
+
+// TestOfficeDashboardCache: within the TTL viewers share one computation;
+// after it, the next viewer recomputes while concurrent viewers are served
+// the previous figures, and nobody gets an error.
+func TestOfficeDashboardCache(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		w := newWorld(t, d)
+		w.svc.DashboardTTL = time.Hour
+		w.orderIn("energy", "northwind", lifecycle.Requested)
+		office := w.p("office/analyst")
+		first, err := w.svc.OfficeDashboard(w.ctx, office)
+		w.must(err)
+		w.orderIn("treasury", "bluewater", lifecycle.Requested)
+		cached, err := w.svc.OfficeDashboard(w.ctx, office)
+		w.must(err)
+		if first.OpenOrders != 1 || cached.OpenOrders != 1 {
+			t.Errorf("within the TTL: %d then %d open orders, want the cached 1", first.OpenOrders, cached.OpenOrders)
+		}
+		w.svc.DashboardTTL = 0 // every view finds the figures stale
+		w.svc.InvalidateDashboard()
+		errs := make(chan error, 8)
+		for range 8 {
+			go func() {
+				d, err := w.svc.OfficeDashboard(w.ctx, office)
+				if err == nil && d.OpenOrders != 2 {
+					err = errors.New("stale figures after invalidation")
+				}
+				errs <- err
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		w.orderIn("energy", "bluewater", lifecycle.Requested)
+		fresh, err := w.svc.OfficeDashboard(w.ctx, office)
+		w.must(err)
+		if fresh.OpenOrders != 3 {
+			t.Errorf("after the TTL: %d open orders, want 3", fresh.OpenOrders)
+		}
+	})
+}

@@ -1,7 +1,6 @@
 package marketplace
 
 import (
-	"github.com/qsmo/qsmo/internal/authz"
 	"github.com/qsmo/qsmo/internal/web"
 )
 
@@ -105,5 +104,4 @@ func (h *Handlers) Register(r *web.Router) {
 		web.NavItem{Label: "Marketplace", Href: "/marketplace", Match: "/marketplace", Order: 20},
 	)
 	h.K.AddCards(h.cards)
-	_ = authz.MarketOrderRead
 }

@@ -54,6 +54,7 @@ type Service struct {
 	areas        []ServiceArea          // loaded once: they change only by migration
 	officeID     string
 	dash         dashCache
+	catalog      *catalogIndex // storefront index, see catalog_index.go
 }
 
 // New returns a marketplace service with defaults.
@@ -147,10 +148,6 @@ func anyArgs(ss []string) []any {
 		out[i] = s
 	}
 	return out
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
 }
 
 func splitList(s string) []string {

@@ -15,7 +15,6 @@ import (
 	"github.com/qsmo/qsmo/internal/authz"
 	"github.com/qsmo/qsmo/internal/db"
 	"github.com/qsmo/qsmo/internal/id"
-	"github.com/qsmo/qsmo/internal/marketplace/lifecycle"
 	"github.com/qsmo/qsmo/internal/marketplace/maturity"
 )
 
@@ -747,9 +746,6 @@ func carryAnswers(ctx context.Context, tx *db.Tx, prev, next Standard) error {
 	}
 	return nil
 }
-
-// stateLabel is a helper for templates comparing offering states.
-func stateLabel(s lifecycle.State) string { return lifecycle.Offerings.Label(s) }
 
 // GetRequirementByCode returns a standard's requirement by code.
 func (s *Service) GetRequirementByCode(ctx context.Context, p *authz.Principal, standardID, code string) (Standard, Requirement, error) {
