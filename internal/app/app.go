@@ -21,6 +21,7 @@ import (
 
 	"github.com/qsmo/qsmo/internal/audit"
 	"github.com/qsmo/qsmo/internal/config"
+	"github.com/qsmo/qsmo/internal/cx"
 	"github.com/qsmo/qsmo/internal/db"
 	"github.com/qsmo/qsmo/internal/demo"
 	"github.com/qsmo/qsmo/internal/identity"
@@ -42,7 +43,8 @@ type App struct {
 	Identity *identity.Service
 	// Market is the marketplace; other areas plug into its Hook (lifecycle
 	// stages), CX (trust scores) and provisioners.
-	Market   *marketplace.Service
+	Market *marketplace.Service
+	CX     *cx.Service
 	Kit      *web.Kit
 	Registry *prometheus.Registry
 	// IdentityPages serve sign-in and the identity pages; tests plug a
@@ -144,7 +146,16 @@ func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logg
 	market.PublicURL = cfg.PublicURL()
 	a.Market = market
 	marketplace.NewHandlers(market, kit, cfg.OfficeName).Register(kit.Router)
-	a.demoLoaders = append(a.demoLoaders, market.DemoLoader)
+
+	a.CX = cx.New(d, svc.Authz, log)
+	a.CX.OfficeName = cfg.OfficeName
+	a.CX.PublicURL = func() string { return svc.PublicURL }
+	cx.NewHandlers(a.CX, kit).Register(kit.Router)
+	a.connectMarketCX()
+
+	// The marketplace's demo comes first: CX's demo surveys refer to its
+	// catalog.
+	a.demoLoaders = append(a.demoLoaders, market.DemoLoader, cx.DemoLoader(a.CX))
 	a.workers = append(a.workers, market.Run)
 
 	if cfg.SMTPAddr != "" {
@@ -152,6 +163,12 @@ func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logg
 		a.workers = append(a.workers, sender.Run)
 	}
 	return a, nil
+}
+
+// AddDeliverySurveys sends the quarterly delivery survey for the active
+// subscriptions l lists, as a worker that Serve owns and stops.
+func (a *App) AddDeliverySurveys(l cx.SubscriptionLister) {
+	a.workers = append(a.workers, (&cx.DeliveryTrigger{S: a.CX, Lister: l, Log: a.Log}).Run)
 }
 
 // secret returns a random value kept in the settings table, creating it on

@@ -11,6 +11,8 @@ import (
 	"github.com/qsmo/qsmo/internal/app/apptest"
 	"github.com/qsmo/qsmo/internal/audit"
 	"github.com/qsmo/qsmo/internal/authz"
+	"github.com/qsmo/qsmo/internal/cx"
+	"github.com/qsmo/qsmo/internal/db"
 	"github.com/qsmo/qsmo/internal/id"
 	"github.com/qsmo/qsmo/internal/identity"
 	"github.com/qsmo/qsmo/internal/marketplace"
@@ -57,6 +59,7 @@ func isolationFixtures(t *testing.T, e *apptest.Env) map[string]paramFixture {
 		t.Fatalf("no treasury outbox message: %v", err)
 	}
 	market := marketFixtures(t, e)
+	cxf := cxFixtures(t, e, officeAdmin)
 	fixtures := map[string]paramFixture{
 		"org":        {treasury.ID, id.New("org")},
 		"user":       {e.World.Users["admin@treasury.example.gov"], id.New("usr")},
@@ -65,6 +68,11 @@ func isolationFixtures(t *testing.T, e *apptest.Env) map[string]paramFixture {
 		"session":    {sess.Session.ID, id.New("ses")},
 		"event":      {recs[0].ID, id.New("aud")},
 		"message":    {mail[0].ID, id.New("msg")},
+
+		"survey":            {cxf.survey, id.New("svy")},
+		"survey_invitation": {cxf.invitation, id.New("cxi")},
+		"feedback":          {cxf.feedback, id.New("fbk")},
+		"change":            {cxf.change, id.New("ysw")},
 	}
 	for k, v := range market {
 		fixtures[k] = v
@@ -111,6 +119,39 @@ func marketFixtures(t *testing.T, e *apptest.Env) map[string]paramFixture {
 		"exception":    {one("exception", "SELECT id FROM market_exceptions WHERE agency_org_id = ?", treasury), id.New("exc")},
 		"statement":    {one("statement", "SELECT id FROM market_statements WHERE agency_org_id = ?", treasury), id.New("stm")},
 	}
+}
+
+type cxFixture struct{ survey, invitation, feedback, change string }
+
+// cxFixtures makes the Department of the Treasury's customer-experience
+// records: a survey with an invitation, a feedback item, and a "you said,
+// we did" entry shown only to Treasury.
+func cxFixtures(t *testing.T, e *apptest.Env, officeAdmin *authz.Principal) cxFixture {
+	t.Helper()
+	ctx := e.Ctx
+	treasury := e.World.Agencies["treasury"]
+	err := e.App.DB.InTx(ctx, func(tx *db.Tx) error {
+		return e.App.CX.Stage(ctx, tx, cx.StageEvent{Stage: cx.StageProcurement, AgencyID: treasury.ID, ServiceArea: "soc", OrderID: "ord_isolation"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx cxFixture
+	if err := e.App.DB.QueryRowContext(ctx, `SELECT s.id, i.id FROM cx_surveys s JOIN cx_invitations i ON i.survey_id = s.id
+		WHERE s.order_id = 'ord_isolation' ORDER BY i.id LIMIT 1`).Scan(&fx.survey, &fx.invitation); err != nil {
+		t.Fatal(err)
+	}
+	fb, err := e.App.CX.SubmitFeedback(ctx, e.SignInPrincipal("admin@treasury.example.gov"), cx.FeedbackInput{Kind: cx.Problem, Title: "Isolation fixture problem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.App.CX.PostChange(ctx, officeAdmin, cx.ChangeInput{Title: "Isolation fixture change", Summary: "Shown only to the organization it answers.",
+		Audience: cx.Linked, FeedbackIDs: []string{fb.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.feedback, fx.change = fb.ID, c.ID
+	return fx
 }
 
 var paramRE = regexp.MustCompile(`\{([a-zA-Z_]+)(\.\.\.)?\}`)

@@ -84,7 +84,7 @@ var (
 var demoOfferings = []demoOffering{
 	{"pdns", "office", "protective-dns", "Protective DNS", "The office's protective resolver: blocks malicious domains and logs every query for your investigations.", OfficeOperated, "", nil, 7, fia,
 		metered(0, "dns_queries", 0, 85), lifecycle.Listed},
-	{"vdp", "office", "vdp", "Vulnerability Disclosure Platform", "A hosted disclosure policy and intake for researchers, with triage and KEV-driven remediation tracking.", OfficeOperated, "", nil, 14, fi,
+	{"vdp", "office", "vulnerability-management", "Vulnerability Disclosure Platform", "A hosted disclosure policy and intake for researchers, with triage and KEV-driven remediation tracking.", OfficeOperated, "", nil, 14, fi,
 		metered(50_000, "reports", 0, 15_000), lifecycle.Listed},
 	{"soc", "office", "soc", "SOC as a Service", "The office's security operations: standard log collection, detections, alert triage and cases.", OfficeOperated, "", []string{"central_logging"}, 30, fia,
 		metered(600_000, "bytes_ingested", 100_000_000_000, 9), lifecycle.Listed},
@@ -104,7 +104,7 @@ var demoOfferings = []demoOffering{
 		perSeat(700), lifecycle.Listed},
 	{"fc-soc", "fcssc", "soc", "FCSSC SOC Shared Service", "A federal shared SOC with standard detections and incident handling for small agencies.", FederalSSP, "", nil, 40, fi,
 		metered(450_000, "bytes_ingested", 50_000_000_000, 10), lifecycle.Listed},
-	{"fc-vm", "fcssc", "vdp", "FCSSC Vulnerability Management", "Authenticated scanning, KEV prioritisation and remediation reporting.", FederalSSP, "", []string{"asset_inventory"}, 21, fia,
+	{"fc-vm", "fcssc", "vulnerability-management", "FCSSC Vulnerability Management", "Authenticated scanning, KEV prioritisation and remediation reporting.", FederalSSP, "", []string{"asset_inventory"}, 21, fia,
 		metered(100_000, "assets", 0, 250), lifecycle.Listed},
 	{"fc-ir", "fcssc", "incident-management", "FCSSC Incident Response", "Incident responders on call, forensics and recovery support.", FederalSSP, "", nil, 10, fi,
 		metered(150_000, "hours", 0, 22_500), lifecycle.Listed},
@@ -118,7 +118,7 @@ var demoOfferings = []demoOffering{
 		withOnboarding(metered(300_000, "hours", 0, 27_500), 250_000), lifecycle.Listed},
 	{"bw-scrm", "bluewater", "supply-chain-risk", "Bluewater Supply-Chain Watch", "Supplier assessments and SBOM monitoring for critical software.", Commercial, cdmVehicle, nil, 21, fi,
 		flat(380_000), lifecycle.Listed},
-	{"bw-pentest", "bluewater", "vdp", "Bluewater Penetration Testing", "Scoped penetration tests with retests of every finding.", Commercial, cdmVehicle, []string{"asset_inventory"}, 14, ia,
+	{"bw-pentest", "bluewater", "vulnerability-management", "Bluewater Penetration Testing", "Scoped penetration tests with retests of every finding.", Commercial, cdmVehicle, []string{"asset_inventory"}, 14, ia,
 		metered(0, "reports", 0, 1_850_000), lifecycle.Listed},
 	{"bw-id", "bluewater", "identity-access", "Bluewater Identity Governance", "Access reviews and entitlement analytics at scale.", Commercial, cdmVehicle, []string{"sso"}, 30, onA,
 		perSeat(400), lifecycle.Listed},
@@ -131,7 +131,7 @@ var demoOfferings = []demoOffering{
 // demoRequirements are the requirements of each area's standard, version 1.
 // Codes are stable so later versions can change them.
 func demoRequirements(area string) []RequirementInput {
-	prefix := map[string]string{"protective-dns": "PDNS", "vdp": "VDP", "soc": "SOC", "network-defense": "NET", "incident-management": "IR",
+	prefix := map[string]string{"protective-dns": "PDNS", "vulnerability-management": "VDP", "soc": "SOC", "network-defense": "NET", "incident-management": "IR",
 		"threat-intelligence": "TI", "intrusion-detection": "IDS", "supply-chain-risk": "SCR", "asset-management": "AM", "identity-access": "IAM",
 		"data-protection": "DP", "mobile-security": "MOB"}[area]
 	common := []RequirementInput{
@@ -145,7 +145,7 @@ func demoRequirements(area string) []RequirementInput {
 		common = append(common, RequirementInput{Code: "PDNS-05", Text: "Blocks domains on the office's threat feeds within 15 minutes of their publication.", Mandatory: true, Tiers: fia})
 	case "soc":
 		common = append(common, RequirementInput{Code: "SOC-05", Text: "Normalizes events to the office's common event schema (OCSF) and runs the standard detections.", Mandatory: true, Tiers: ia})
-	case "vdp":
+	case "vulnerability-management":
 		common = append(common, RequirementInput{Code: "VDP-05", Text: "Tracks remediation of known exploited vulnerabilities against BOD 22-01 deadlines.", Mandatory: true, Tiers: fia})
 	}
 	return common
@@ -524,7 +524,7 @@ func (l *demoLoad) reanswer(area string, lead *authz.Principal) error {
 
 func (l *demoLoad) baselines() error {
 	admin := l.must("admin@office.example.gov")
-	base := map[string]int64{"protective-dns": 450_000, "vdp": 600_000, "soc": 2_400_000, "network-defense": 900_000, "incident-management": 700_000,
+	base := map[string]int64{"protective-dns": 450_000, "vulnerability-management": 600_000, "soc": 2_400_000, "network-defense": 900_000, "incident-management": 700_000,
 		"threat-intelligence": 500_000, "intrusion-detection": 1_100_000, "supply-chain-risk": 750_000, "asset-management": 400_000, "identity-access": 650_000,
 		"data-protection": 800_000, "mobile-security": 300_000}
 	for area, m := range base {
@@ -549,7 +549,7 @@ var demoAnswers = map[string]map[string]map[string]string{
 		"mid":  {"collection": "all", "m2131": "el1", "edr": "some", "hours": "business", "ir": "informal"},
 		"high": {"collection": "all", "m2131": "el2", "edr": "all", "hours": "247", "ir": "yes"},
 	},
-	"vdp": {
+	"vulnerability-management": {
 		"low":  {"policy": "none", "inventory": "no", "scanning": "none", "triage": "nobody", "fix": "email"},
 		"mid":  {"policy": "published", "inventory": "partial", "scanning": "external", "triage": "adhoc", "fix": "spreadsheet"},
 		"high": {"policy": "published", "inventory": "yes", "scanning": "authenticated", "triage": "team", "fix": "tickets"},
@@ -567,7 +567,7 @@ func (l *demoLoad) assessments() error {
 			continue
 		}
 		buyer := l.must("buyer@" + slug + ".example.gov")
-		for _, area := range []string{"protective-dns", "soc", "vdp"} {
+		for _, area := range []string{"protective-dns", "soc", "vulnerability-management"} {
 			l.at = start.Add(30 * 24 * time.Hour)
 			answers := demoAnswers[area][lv[0]]
 			if _, err := l.s.TakeAssessment(l.ctx, buyer, l.w.Agencies[slug].ID, area, l.answersFor(area, answers)); err != nil {
@@ -610,7 +610,7 @@ type demoOrder struct {
 var demoOrders = []demoOrder{
 	{"energy", "pdns", maturity.Intermediate, 1, lifecycle.Active, 330, false, ""},
 	{"energy", "nw-soc", maturity.Advanced, 1, lifecycle.Active, 300, true, ""},
-	{"energy", "vdp", maturity.Foundational, 1, lifecycle.Active, 250, false, ""},
+	{"energy", "vulnerability-management", maturity.Foundational, 1, lifecycle.Active, 250, false, ""},
 	{"energy", "nw-mobile", maturity.Intermediate, 400, lifecycle.Active, 200, false, ""},
 	{"energy", "fc-ir", maturity.Foundational, 1, lifecycle.Cancelled, 280, false, ""},
 	{"energy-nnsa", "pdns", maturity.Foundational, 1, lifecycle.Active, 60, false, "admin@energy-nnsa.example.gov"},
@@ -633,7 +633,7 @@ var demoOrders = []demoOrder{
 	{"commerce", "bw-id", maturity.Advanced, 1, lifecycle.Declined, 40, false, ""},
 	{"sba", "pdns", maturity.Foundational, 1, lifecycle.Active, 100, false, ""},
 	{"sba", "fc-soc", maturity.Foundational, 1, lifecycle.Withdrawn, 70, false, ""},
-	{"ssa", "vdp", maturity.Intermediate, 1, lifecycle.Active, 90, false, ""},
+	{"ssa", "vulnerability-management", maturity.Intermediate, 1, lifecycle.Active, 90, false, ""},
 	{"ssa", "nw-dlp", maturity.Intermediate, 800, lifecycle.Active, 80, false, ""},
 	{"ssa", "fc-vm", maturity.Intermediate, 1, lifecycle.Signing, 20, true, ""},
 	{"gsa", "soc", maturity.Advanced, 1, lifecycle.Active, 250, false, ""},

@@ -48,9 +48,9 @@ func FuzzParseLines(f *testing.F) {
 // FuzzParseQuery: a storefront query string from anywhere normalizes to
 // known facet values and bounded paging.
 func FuzzParseQuery(f *testing.F) {
-	f.Add("q=soc&area=soc,vdp&tier=advanced&sort=price&page=2")
+	f.Add("q=soc&area=soc,vulnerability-management&tier=advanced&sort=price&page=2")
 	f.Add("area=%27%3B+DROP&csf=detect&csf=detect&per_page=10000&page=-1&status=draft")
-	areas := []ServiceArea{{ID: "soc", CSF: []string{"detect"}}, {ID: "vdp"}}
+	areas := []ServiceArea{{ID: "soc", CSF: []string{"detect"}}, {ID: "vulnerability-management"}}
 	f.Fuzz(func(t *testing.T, raw string) {
 		v, _ := url.ParseQuery(raw)
 		q := ParseQuery(v)
@@ -59,7 +59,7 @@ func FuzzParseQuery(f *testing.F) {
 			t.Fatalf("query %+v", q)
 		}
 		for _, a := range q.Areas {
-			if a != "soc" && a != "vdp" {
+			if a != "soc" && a != "vulnerability-management" {
 				t.Fatalf("area %q kept", a)
 			}
 		}

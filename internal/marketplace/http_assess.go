@@ -8,6 +8,7 @@ import (
 	"github.com/qsmo/qsmo/internal/authz"
 	"github.com/qsmo/qsmo/internal/marketplace/maturity"
 	"github.com/qsmo/qsmo/internal/web"
+	"github.com/qsmo/qsmo/internal/web/chart"
 )
 
 // agencyOf returns the agency the principal works in, or an error saying
@@ -141,7 +142,7 @@ type assessmentData struct {
 	Assessment    Assessment
 	Questionnaire *maturity.Questionnaire
 	Trend         []Assessment
-	Chart         web.Chart
+	Chart         chart.Chart
 	CanTake       bool
 }
 
@@ -156,13 +157,13 @@ func (h *Handlers) assessmentShow(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	d.CanTake = h.S.Authz.CheckMember(r.Context(), p, authz.MarketAssess, a.AgencyOrgID) == nil
-	ch := web.Chart{ID: "trend", Title: "Score at each assessment (percent of the maximum)", Format: func(v float64) string { return web.FormatInt(int64(v)) + "%" }}
-	s := web.Series{Name: "Score"}
+	ch := chart.Chart{ID: "trend", Title: "Score at each assessment (percent of the maximum)", Format: func(v float64) string { return chart.Percent(v) + "%" }}
+	s := chart.Series{Name: "Score"}
 	for _, x := range d.Trend {
 		ch.Labels = append(ch.Labels, x.TakenAt.Format("Jan 2, 2006"))
 		s.Values = append(s.Values, float64(x.Percent()))
 	}
-	ch.Series = []web.Series{s}
+	ch.Series = []chart.Series{s}
 	if n := len(d.Trend); n > 1 {
 		ch.Summary = "From " + itoa(d.Trend[0].Percent()) + "% (" + d.Trend[0].Tier.Label() + ") to " + itoa(d.Trend[n-1].Percent()) + "% (" + d.Trend[n-1].Tier.Label() + ") over " + plural(n, "assessment") + "."
 	} else {

@@ -9,6 +9,7 @@ import (
 	"github.com/qsmo/qsmo/internal/marketplace/maturity"
 	"github.com/qsmo/qsmo/internal/marketplace/money"
 	"github.com/qsmo/qsmo/internal/web"
+	"github.com/qsmo/qsmo/internal/web/chart"
 )
 
 type statementsData struct {
@@ -86,8 +87,8 @@ type avoidanceData struct {
 	Report    CostAvoidance
 	Baselines []Baseline
 	CanSet    bool
-	ByArea    web.Chart
-	ByMonth   web.Chart
+	ByArea    chart.Chart
+	ByMonth   chart.Chart
 }
 
 func (h *Handlers) costAvoidance(w http.ResponseWriter, r *http.Request) error {
@@ -117,9 +118,9 @@ func (h *Handlers) costAvoidance(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func avoidanceChart(id, title string, rows []AvoidanceRow, horizontal bool) web.Chart {
-	c := web.Chart{ID: id, Title: title, Horizontal: horizontal, Format: func(v float64) string { return money.Format(int64(v)) }}
-	paid, alone := web.Series{Name: "Paid through the marketplace"}, web.Series{Name: "Go-it-alone baseline"}
+func avoidanceChart(id, title string, rows []AvoidanceRow, horizontal bool) chart.Chart {
+	c := chart.Chart{ID: id, Title: title, Horizontal: horizontal, Format: func(v float64) string { return money.Format(int64(v)) }}
+	paid, alone := chart.Series{Name: "Paid through the marketplace"}, chart.Series{Name: "Go-it-alone baseline"}
 	var total, saved int64
 	for _, r := range rows {
 		c.Labels = append(c.Labels, r.Label)
@@ -128,7 +129,7 @@ func avoidanceChart(id, title string, rows []AvoidanceRow, horizontal bool) web.
 		total += r.Actual
 		saved += r.Avoided()
 	}
-	c.Series = []web.Series{paid, alone}
+	c.Series = []chart.Series{paid, alone}
 	c.Summary = "Agencies paid " + money.Format(total) + " through the marketplace, " + money.Format(saved) + " less than buying alone."
 	return c
 }

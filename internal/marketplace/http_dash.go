@@ -11,6 +11,7 @@ import (
 	"github.com/qsmo/qsmo/internal/marketplace/lifecycle"
 	"github.com/qsmo/qsmo/internal/marketplace/money"
 	"github.com/qsmo/qsmo/internal/web"
+	"github.com/qsmo/qsmo/internal/web/chart"
 )
 
 // dashboard sends people to the dashboard of the organization they work
@@ -47,15 +48,15 @@ func (v *officeView) get(d OfficeDash) officeDashData {
 	defer v.mu.Unlock()
 	if v.data == nil || v.computation != d.computation {
 		c := officeCharts(d)
-		v.data = &officeDashData{D: d, Adoption: c.Adoption.Bar(), ByAgency: c.ByAgency.Bar(), Onboard: c.Onboard.Bar(),
-			OnboardMon: c.OnboardMon.Line(), SLA: c.SLA.Bar(), Avoidance: c.Avoidance.Bar()}
+		v.data = &officeDashData{D: d, Adoption: c.Adoption.BarFigure(), ByAgency: c.ByAgency.BarFigure(), Onboard: c.Onboard.BarFigure(),
+			OnboardMon: c.OnboardMon.LineFigure(), SLA: c.SLA.BarFigure(), Avoidance: c.Avoidance.BarFigure()}
 		v.computation = d.computation
 	}
 	return *v.data
 }
 
 type officeChartSet struct {
-	Adoption, ByAgency, Onboard, OnboardMon, SLA, Avoidance web.Chart
+	Adoption, ByAgency, Onboard, OnboardMon, SLA, Avoidance chart.Chart
 }
 
 func days(v float64) string { return fmt.Sprintf("%.1f days", v) }
@@ -71,7 +72,7 @@ func (h *Handlers) officeDashboard(w http.ResponseWriter, r *http.Request) error
 
 func officeCharts(d OfficeDash) officeChartSet {
 	var out officeChartSet
-	subs, ags := web.Series{Name: "Active subscriptions"}, web.Series{Name: "Agencies"}
+	subs, ags := chart.Series{Name: "Active subscriptions"}, chart.Series{Name: "Agencies"}
 	top, topN := "", 0
 	for _, a := range d.AdoptionByArea {
 		out.Adoption.Labels = append(out.Adoption.Labels, a.Label)
@@ -81,39 +82,39 @@ func officeCharts(d OfficeDash) officeChartSet {
 			top, topN = a.Label, a.Count
 		}
 	}
-	out.Adoption = web.Chart{ID: "adoption", Title: "Adoption by service area", Labels: out.Adoption.Labels, Series: []web.Series{subs, ags}, Horizontal: true,
+	out.Adoption = chart.Chart{ID: "adoption", Title: "Adoption by service area", Labels: out.Adoption.Labels, Series: []chart.Series{subs, ags}, Horizontal: true,
 		Summary: fmt.Sprintf("%d active subscriptions across %d agencies; %s leads with %d.", d.ActiveSubs, d.Agencies, top, topN)}
-	byAg := web.Series{Name: "Active subscriptions"}
+	byAg := chart.Series{Name: "Active subscriptions"}
 	var agLabels []string
 	for _, a := range d.AdoptionByAgency {
 		agLabels = append(agLabels, a.Label)
 		byAg.Values = append(byAg.Values, float64(a.Count))
 	}
-	out.ByAgency = web.Chart{ID: "by-agency", Title: "Agencies with the most subscriptions", Labels: agLabels, Series: []web.Series{byAg}, Horizontal: true,
+	out.ByAgency = chart.Chart{ID: "by-agency", Title: "Agencies with the most subscriptions", Labels: agLabels, Series: []chart.Series{byAg}, Horizontal: true,
 		Summary: fmt.Sprintf("The %d agencies with the most active subscriptions.", len(agLabels))}
-	on := web.Series{Name: "Median days from request to active"}
+	on := chart.Series{Name: "Median days from request to active"}
 	var onLabels []string
 	for _, m := range d.OnboardByArea {
 		onLabels = append(onLabels, m.Label)
 		on.Values = append(on.Values, m.Days)
 	}
-	out.Onboard = web.Chart{ID: "onboard", Title: "Time to onboard by service area (last 12 months)", Labels: onLabels, Series: []web.Series{on}, Horizontal: true, Format: days,
+	out.Onboard = chart.Chart{ID: "onboard", Title: "Time to onboard by service area (last 12 months)", Labels: onLabels, Series: []chart.Series{on}, Horizontal: true, Format: days,
 		Summary: "Median days from an agency's request to an active subscription, per service area."}
-	mon := web.Series{Name: "Median days"}
+	mon := chart.Series{Name: "Median days"}
 	var monLabels []string
 	for _, m := range d.OnboardByMonth {
 		monLabels = append(monLabels, m.Label)
 		mon.Values = append(mon.Values, m.Days)
 	}
-	out.OnboardMon = web.Chart{ID: "onboard-trend", Title: "Time to onboard by month of activation", Labels: monLabels, Series: []web.Series{mon}, Format: days,
+	out.OnboardMon = chart.Chart{ID: "onboard-trend", Title: "Time to onboard by month of activation", Labels: monLabels, Series: []chart.Series{mon}, Format: days,
 		Summary: "Median days from request to active subscription for the subscriptions activated each month."}
-	sla := web.Series{Name: "Steps finished on time"}
+	sla := chart.Series{Name: "Steps finished on time"}
 	var slaLabels []string
 	for _, s := range d.SLA {
 		slaLabels = append(slaLabels, s.Label)
 		sla.Values = append(sla.Values, float64(s.Percent()))
 	}
-	out.SLA = web.Chart{ID: "sla", Title: "SLA attainment by workflow step (last 90 days)", Labels: slaLabels, Series: []web.Series{sla}, Horizontal: true,
+	out.SLA = chart.Chart{ID: "sla", Title: "SLA attainment by workflow step (last 90 days)", Labels: slaLabels, Series: []chart.Series{sla}, Horizontal: true,
 		Format: func(v float64) string { return fmt.Sprintf("%.0f%%", v) }, Summary: "The share of each workflow step finished within its service level in the last 90 days."}
 	out.Avoidance = avoidanceChart("avoidance", "Cost avoidance by service area (last 12 months)", d.Avoidance.ByArea, true)
 	return out
@@ -121,7 +122,7 @@ func officeCharts(d OfficeDash) officeChartSet {
 
 type agencyDashData struct {
 	D        AgencyDash
-	Spend    web.Chart
+	Spend    chart.Chart
 	CanOrder bool
 }
 
@@ -136,7 +137,7 @@ func (h *Handlers) agencyDashboard(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	out := agencyDashData{D: d, CanOrder: m.Role.Has(authz.MarketOrderRequest)}
-	s := web.Series{Name: "Charges"}
+	s := chart.Series{Name: "Charges"}
 	var labels []string
 	var total int64
 	for _, st := range d.Spend {
@@ -144,7 +145,7 @@ func (h *Handlers) agencyDashboard(w http.ResponseWriter, r *http.Request) error
 		s.Values = append(s.Values, float64(st.Total))
 		total += st.Total
 	}
-	out.Spend = web.Chart{ID: "spend", Title: "Monthly charges", Labels: labels, Series: []web.Series{s}, Format: func(v float64) string { return money.Format(int64(v)) },
+	out.Spend = chart.Chart{ID: "spend", Title: "Monthly charges", Labels: labels, Series: []chart.Series{s}, Format: func(v float64) string { return money.Format(int64(v)) },
 		Summary: fmt.Sprintf("%s over the last %d statements.", money.Format(total), len(d.Spend))}
 	h.render(w, r, http.StatusOK, "dash_agency", "Marketplace: "+d.AgencyName, out, nil)
 	return nil
@@ -152,7 +153,7 @@ func (h *Handlers) agencyDashboard(w http.ResponseWriter, r *http.Request) error
 
 type providerDashData struct {
 	D       ProviderDash
-	Revenue web.Chart
+	Revenue chart.Chart
 }
 
 func (h *Handlers) providerDashboard(w http.ResponseWriter, r *http.Request) error {
@@ -166,13 +167,13 @@ func (h *Handlers) providerDashboard(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	out := providerDashData{D: d}
-	s := web.Series{Name: "Billed to agencies"}
+	s := chart.Series{Name: "Billed to agencies"}
 	var labels []string
 	for i, x := range d.Revenue {
 		labels = append(labels, x.Label)
 		s.Values = append(s.Values, float64(d.RevenueCents[i]))
 	}
-	out.Revenue = web.Chart{ID: "revenue", Title: "Billed through the marketplace by month", Labels: labels, Series: []web.Series{s},
+	out.Revenue = chart.Chart{ID: "revenue", Title: "Billed through the marketplace by month", Labels: labels, Series: []chart.Series{s},
 		Format: func(v float64) string { return money.Format(int64(v)) }, Summary: fmt.Sprintf("Charges on issued statements for %s's subscriptions.", d.ProviderName)}
 	h.render(w, r, http.StatusOK, "dash_provider", "Marketplace: "+d.ProviderName, out, nil)
 	return nil

@@ -2,6 +2,8 @@ package marketplace
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -94,4 +96,54 @@ func (s *Service) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// ActiveSubscription is an active subscription as other areas see it (the
+// customer-experience area's quarterly delivery survey walks them).
+type ActiveSubscription struct {
+	ID          string
+	AgencyID    string
+	OfferingID  string
+	ProviderID  string // the office for office-operated offerings
+	ServiceArea string
+	ActiveSince time.Time
+}
+
+// ActiveSubscriptions returns up to limit subscriptions active at asOf
+// whose ID sorts after the cursor after, in ID order; fewer than limit
+// means there are no more. It is a system call with no access check.
+func (s *Service) ActiveSubscriptions(ctx context.Context, asOf time.Time, after string, limit int) ([]ActiveSubscription, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, agency_org_id, offering_id, provider_org_id, service_area_id, started_at FROM market_subscriptions
+		WHERE status = 'active' AND started_at <= ? AND id > ? ORDER BY id LIMIT ?`, db.TS(asOf), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("marketplace: active subscriptions: %w", err)
+	}
+	defer rows.Close()
+	var out []ActiveSubscription
+	for rows.Next() {
+		var a ActiveSubscription
+		if err := rows.Scan(&a.ID, &a.AgencyID, &a.OfferingID, &a.ProviderID, &a.ServiceArea, (*db.Time)(&a.ActiveSince)); err != nil {
+			return nil, fmt.Errorf("marketplace: scan active subscription: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// OfferingName returns an offering's name, or "" when there is no such
+// offering; q is the caller's transaction or database. No access check:
+// names of offerings appear in surveys about them.
+func OfferingName(ctx context.Context, q db.Queryer, offeringID string) (string, error) {
+	var name string
+	err := q.QueryRowContext(ctx, "SELECT name FROM market_offerings WHERE id = ?", offeringID).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("marketplace: offering name: %w", err)
+	}
+	return name, nil
 }

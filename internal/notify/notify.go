@@ -51,6 +51,10 @@ type Notification struct {
 	Subject string
 	Body    string
 	Link    string // path inside the portal, e.g. /orders/ord_...
+	// EmailLink, when set, replaces Link in the email: a one-time link
+	// that works without signing in (a survey to answer), while the in-app
+	// notification keeps the signed-in path.
+	EmailLink string
 }
 
 // Notify records an in-app notification and queues the same text by email
@@ -71,8 +75,12 @@ func Notify(ctx context.Context, tx *db.Tx, n Notification, publicURL string) er
 		return nil
 	}
 	body := n.Body
-	if n.Link != "" {
-		body += "\n\n" + strings.TrimSuffix(publicURL, "/") + n.Link
+	link := n.Link
+	if n.EmailLink != "" {
+		link = n.EmailLink
+	}
+	if link != "" {
+		body += "\n\n" + strings.TrimSuffix(publicURL, "/") + link
 	}
 	return Enqueue(ctx, tx, Message{OrgID: n.OrgID, To: email, Subject: n.Subject, Body: body, Kind: "notification"})
 }

@@ -90,3 +90,26 @@ func TestEnqueueRejectsBadInput(t *testing.T) {
 		t.Fatal("rejected message stored")
 	}
 }
+
+func TestNotifyEmailLink(t *testing.T) {
+	d := dbtest.SQLite(t)
+	ctx := context.Background()
+	if _, err := d.ExecContext(ctx, `INSERT INTO users (id, email, name, created_at, updated_at) VALUES ('usr_a', 'ada@example.gov', 'Ada', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')`); err != nil {
+		t.Fatal(err)
+	}
+	err := d.InTx(ctx, func(tx *db.Tx) error {
+		return notify.Notify(ctx, tx, notify.Notification{UserID: "usr_a", Subject: "A survey", Body: "Please answer.",
+			Link: "/cx/invitations/cxi_1", EmailLink: "/cx/answer/secret"}, "https://qsmo.example.gov/")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := notify.ForUser(ctx, d, "usr_a", 5)
+	if err != nil || len(items) != 1 || items[0].Link != "/cx/invitations/cxi_1" {
+		t.Fatalf("in-app %+v %v", items, err)
+	}
+	mail, err := notify.Outbox(ctx, d, "ada@example.gov", 5)
+	if err != nil || len(mail) != 1 || !strings.HasSuffix(mail[0].Body, "\n\nhttps://qsmo.example.gov/cx/answer/secret") || strings.Contains(mail[0].Body, "cxi_1") {
+		t.Fatalf("email %+v %v", mail, err)
+	}
+}

@@ -90,9 +90,10 @@ func noteUser(r *http.Request) {
 }
 
 // redactPath hides the secret part of one-time link paths (invitations,
-// password resets, DoH tokens) so no log line can be used to take them over.
+// password resets, DoH tokens, survey answer links) so no log line can be
+// used to take them over.
 func redactPath(p string) string {
-	for _, prefix := range []string{"/invite/", "/reset/", "/dns-query/"} {
+	for _, prefix := range []string{"/invite/", "/reset/", "/dns-query/", "/cx/answer/"} {
 		if strings.HasPrefix(p, prefix) && len(p) > len(prefix) {
 			return prefix + "[redacted]"
 		}

@@ -170,7 +170,7 @@ func TestStatusMapping(t *testing.T) {
 }
 
 func TestRedactPath(t *testing.T) {
-	for in, want := range map[string]string{"/invite/abcdef": "/invite/[redacted]", "/reset/xyz": "/reset/[redacted]", "/dns-query/tok": "/dns-query/[redacted]", "/orgs": "/orgs"} {
+	for in, want := range map[string]string{"/invite/abcdef": "/invite/[redacted]", "/reset/xyz": "/reset/[redacted]", "/dns-query/tok": "/dns-query/[redacted]", "/cx/answer/s3cr3t": "/cx/answer/[redacted]", "/orgs": "/orgs"} {
 		if got := redactPath(in); got != want {
 			t.Errorf("redactPath(%q) = %q", in, got)
 		}

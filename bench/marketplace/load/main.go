@@ -361,7 +361,7 @@ func nullTS(t time.Time) any {
 func (l *loader) assessments() error {
 	tiers := maturity.Tiers()
 	return l.batch(len(l.agencies), func(tx *db.Tx, i int) error {
-		for _, area := range []string{"protective-dns", "soc", "vdp"} {
+		for _, area := range []string{"protective-dns", "soc", "vulnerability-management"} {
 			t := tiers[l.r.IntN(3)]
 			if _, err := tx.ExecContext(l.ctx, `INSERT INTO market_assessments (id, agency_org_id, service_area_id, questionnaire_version, answers, score, max_score, tier, reasons, taken_by_label, taken_at)
 				VALUES (?, ?, ?, 1, '{}', ?, 10, ?, '[]', 'bench', ?)`, id.New("asm"), l.agencies[i], area, 3*t.Rank(), string(t), db.TS(l.now.AddDate(0, -l.r.IntN(12), 0))); err != nil {

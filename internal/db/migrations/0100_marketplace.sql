@@ -16,7 +16,7 @@ CREATE TABLE market_service_areas (
 
 INSERT INTO market_service_areas (id, name, summary, csf_functions, office_operated, sort_order) VALUES
 ('protective-dns', 'Protective DNS', 'A resolver that blocks lookups of malicious domains from threat-intelligence feeds and logs every query for investigation.', 'protect,detect', TRUE, 1),
-('vdp', 'Vulnerability disclosure and management', 'A public channel for researchers to report vulnerabilities, with triage, remediation tracking, scanner findings and KEV deadlines.', 'identify,respond', TRUE, 2),
+('vulnerability-management', 'Vulnerability disclosure and management', 'A public channel for researchers to report vulnerabilities, with triage, remediation tracking, scanner findings and KEV deadlines.', 'identify,respond', TRUE, 2),
 ('soc', 'SOC as a service', 'Standard log collection, a common event schema, standard detections, alert triage and case handling.', 'detect,respond', TRUE, 3),
 ('network-defense', 'Network defense', 'Perimeter and internal network protection: firewalls, segmentation and traffic analysis.', 'protect,detect', FALSE, 4),
 ('incident-management', 'Incident management', 'Incident response, forensics and recovery support.', 'respond,recover', FALSE, 5),

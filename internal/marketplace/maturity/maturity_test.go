@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-var areas = []string{"protective-dns", "vdp", "soc", "network-defense", "incident-management", "threat-intelligence",
+var areas = []string{"protective-dns", "vulnerability-management", "soc", "network-defense", "incident-management", "threat-intelligence",
 	"intrusion-detection", "supply-chain-risk", "asset-management", "identity-access", "data-protection", "mobile-security"}
 
 func TestEveryAreaHasAQuestionnaire(t *testing.T) {

@@ -42,12 +42,6 @@ func (f *fakeUpstream) set(name string, rrs ...string) {
 	f.answers[name] = rrs
 }
 
-func (f *fakeUpstream) fail(err error) {
-	f.mu.Lock()
-	f.err = err
-	f.mu.Unlock()
-}
-
 func (f *fakeUpstream) ResolveFrom(ctx context.Context, q upstream.Question) (*dns.Msg, upstream.Info, error) {
 	f.calls.Add(1)
 	f.mu.Lock()

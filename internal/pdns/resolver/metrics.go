@@ -92,7 +92,9 @@ func (m *metrics) slot(id string) int {
 }
 
 // shard picks a shard for a goroutine without a fixed one.
-func (m *metrics) shard() *counters { return &m.shards[rand.Uint32()%numShards] }
+func (m *metrics) shard() *counters {
+	return &m.shards[rand.Uint32()%numShards] // #nosec G404 -- contention spreading, not security
+}
 
 func (c *counters) count(tr querylog.Transport, rcode int, a querylog.Action) {
 	if rcode >= numRcodes || rcode < 0 {

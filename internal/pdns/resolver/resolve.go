@@ -12,7 +12,10 @@ import (
 	"github.com/qsmo/qsmo/internal/pdns/upstream"
 )
 
-func randShard() uint32 { return rand.Uint32() % numShards }
+// randShard spreads goroutines over counter shards; it is not security.
+func randShard() uint32 {
+	return rand.Uint32() % numShards // #nosec G404 -- contention spreading, not security
+}
 
 // flight is one upstream resolution that every concurrent query for the
 // same question waits on.

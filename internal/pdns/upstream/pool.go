@@ -400,7 +400,8 @@ func (p *Pool) order(buf []*upstream) []*upstream {
 	}
 	// Exploration only spreads load to measure other upstreams; the query
 	// IDs that matter for spoofing come from crypto/rand.
-	if p.opts.ExploreRatio > 0 && rand.Float64() < p.opts.ExploreRatio { // #nosec G404 -- load spreading, not security
+	explore := rand.Float64() // #nosec G404 -- load spreading, not security
+	if p.opts.ExploreRatio > 0 && explore < p.opts.ExploreRatio {
 		k := 1 + rand.IntN(len(buf)-1) // #nosec G404 -- load spreading, not security
 		u := buf[k]
 		copy(buf[1:k+1], buf[:k])
