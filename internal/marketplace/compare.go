@@ -5,6 +5,7 @@ import (
 
 	"github.com/qsmo/qsmo/internal/apperr"
 	"github.com/qsmo/qsmo/internal/authz"
+	"github.com/qsmo/qsmo/internal/id"
 	"github.com/qsmo/qsmo/internal/marketplace/maturity"
 )
 
@@ -51,17 +52,55 @@ func (s *Service) Compare(ctx context.Context, p *authz.Principal, ids []string)
 	if len(uniq) < 2 || len(uniq) > 4 {
 		return Comparison{}, apperr.Validation(map[string]string{"o": "Choose two to four offerings to compare."})
 	}
+	if p == nil {
+		return Comparison{}, apperr.New(apperr.Unauthorized, "Sign in to continue.")
+	}
+	// One query each for the offerings (with tiers and prices), the
+	// answers, and each area's current standard, however many offerings.
+	for _, oid := range uniq {
+		if !id.Valid("off", oid) {
+			return Comparison{}, notFound("Offering")
+		}
+	}
+	offs, err := s.offeringsByID(ctx, uniq)
+	if err != nil {
+		return Comparison{}, err
+	}
+	for _, oid := range uniq {
+		o, ok := offs[oid]
+		if !ok {
+			return Comparison{}, notFound("Offering")
+		}
+		if !o.public() {
+			if err := s.Authz.Check(ctx, p, authz.MarketOfferingRead, o.ProviderOrgID); err != nil {
+				if apperr.Is(err, apperr.Forbidden) {
+					return Comparison{}, notFound("Offering")
+				}
+				return Comparison{}, err
+			}
+		}
+	}
+	answers, err := loadAnswers(ctx, s.DB, uniq)
+	if err != nil {
+		return Comparison{}, err
+	}
+	standards := map[string]*Standard{}
 	var c Comparison
 	tiers := map[maturity.Tier]bool{}
-	for _, id := range uniq {
-		o, err := s.GetOffering(ctx, p, id)
-		if err != nil {
-			return Comparison{}, err
+	for _, oid := range uniq {
+		o := offs[oid]
+		st, seen := standards[o.AreaID]
+		if !seen {
+			cur, ok, err := currentStandard(ctx, s.DB, o.AreaID)
+			if err != nil {
+				return Comparison{}, err
+			}
+			if ok {
+				st = &cur
+			}
+			standards[o.AreaID] = st
 		}
-		conf, err := s.conformanceOf(ctx, s.DB, o, false)
-		if err != nil {
-			return Comparison{}, err
-		}
+		conf := conformanceFrom(o, st, answers[o.ID], nil)
 		for i := range conf.Rows {
 			conf.Rows[i].Answer.Evidence, conf.Rows[i].Answer.ReviewNote = "", ""
 		}

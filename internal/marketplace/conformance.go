@@ -203,37 +203,42 @@ func offeringTiers(o Offering) []maturity.Tier {
 
 // conformanceOf evaluates an offering against its area's current standard.
 func (s *Service) conformanceOf(ctx context.Context, q db.Queryer, o Offering, withFiles bool) (Conformance, error) {
-	c := Conformance{Offering: o}
 	st, ok, err := currentStandard(ctx, q, o.AreaID)
-	if err != nil {
-		return c, err
+	if err != nil || !ok {
+		return conformanceFrom(o, nil, nil, nil), err
 	}
-	tiers := offeringTiers(o)
-	if !ok {
-		for _, t := range tiers {
-			c.Tiers = append(c.Tiers, TierConformance{Tier: t})
-		}
-		return c, nil
-	}
-	c.Standard = &st
 	answers, err := loadAnswers(ctx, q, []string{o.ID})
 	if err != nil {
-		return c, err
+		return Conformance{Offering: o}, err
 	}
 	var files map[string][]File
 	if withFiles {
 		if files, err = s.evidenceFiles(ctx, q, o.ID); err != nil {
-			return c, err
+			return Conformance{Offering: o}, err
 		}
 	}
-	for _, r := range st.Requirements {
-		c.Rows = append(c.Rows, ConformanceRow{Requirement: r, Answer: answers[o.ID][r.ID], Files: files[r.ID]})
+	return conformanceFrom(o, &st, answers[o.ID], files), nil
+}
+
+// conformanceFrom evaluates an offering's answers (by requirement ID)
+// against the current standard of its area (nil: none published yet).
+func conformanceFrom(o Offering, st *Standard, answers map[string]Answer, files map[string][]File) Conformance {
+	c := Conformance{Offering: o, Standard: st}
+	tiers := offeringTiers(o)
+	if st == nil {
+		for _, t := range tiers {
+			c.Tiers = append(c.Tiers, TierConformance{Tier: t})
+		}
+		return c
 	}
-	ev := evaluate(st.Requirements, answers[o.ID], tiers)
+	for _, r := range st.Requirements {
+		c.Rows = append(c.Rows, ConformanceRow{Requirement: r, Answer: answers[r.ID], Files: files[r.ID]})
+	}
+	ev := evaluate(st.Requirements, answers, tiers)
 	for _, t := range tiers {
 		c.Tiers = append(c.Tiers, ev[t])
 	}
-	return c, nil
+	return c
 }
 
 // GetConformance returns an offering's conformance: the requirement

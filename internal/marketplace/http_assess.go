@@ -157,7 +157,7 @@ func (h *Handlers) assessmentShow(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	d.CanTake = h.S.Authz.CheckMember(r.Context(), p, authz.MarketAssess, a.AgencyOrgID) == nil
-	ch := chart.Chart{ID: "trend", Title: "Score at each assessment (percent of the maximum)", Format: func(v float64) string { return chart.Percent(v) + "%" }}
+	ch := chart.Chart{ID: "trend", Title: "Score at each assessment (percent of the maximum)", Format: chart.Percent, Unit: "%", Max: 100}
 	s := chart.Series{Name: "Score"}
 	for _, x := range d.Trend {
 		ch.Labels = append(ch.Labels, x.TakenAt.Format("Jan 2, 2006"))

@@ -82,7 +82,7 @@ func officeCharts(d OfficeDash) officeChartSet {
 			top, topN = a.Label, a.Count
 		}
 	}
-	out.Adoption = chart.Chart{ID: "adoption", Title: "Adoption by service area", Labels: out.Adoption.Labels, Series: []chart.Series{subs, ags}, Horizontal: true,
+	out.Adoption = chart.Chart{ID: "adoption", Title: "Adoption by service area", Labels: out.Adoption.Labels, Series: []chart.Series{subs, ags}, Horizontal: true, Whole: true,
 		Summary: fmt.Sprintf("%d active subscriptions across %d agencies; %s leads with %d.", d.ActiveSubs, d.Agencies, top, topN)}
 	byAg := chart.Series{Name: "Active subscriptions"}
 	var agLabels []string
@@ -90,7 +90,7 @@ func officeCharts(d OfficeDash) officeChartSet {
 		agLabels = append(agLabels, a.Label)
 		byAg.Values = append(byAg.Values, float64(a.Count))
 	}
-	out.ByAgency = chart.Chart{ID: "by-agency", Title: "Agencies with the most subscriptions", Labels: agLabels, Series: []chart.Series{byAg}, Horizontal: true,
+	out.ByAgency = chart.Chart{ID: "by-agency", Title: "Agencies with the most subscriptions", Labels: agLabels, Series: []chart.Series{byAg}, Horizontal: true, Whole: true,
 		Summary: fmt.Sprintf("The %d agencies with the most active subscriptions.", len(agLabels))}
 	on := chart.Series{Name: "Median days from request to active"}
 	var onLabels []string
