@@ -43,8 +43,8 @@ type App struct {
 	Identity *identity.Service
 	// Market is the marketplace; other areas plug into its Hook (lifecycle
 	// stages), CX (trust scores) and provisioners.
-	Market *marketplace.Service
-	CX     *cx.Service
+	Market   *marketplace.Service
+	CX       *cx.Service
 	Kit      *web.Kit
 	Registry *prometheus.Registry
 	// IdentityPages serve sign-in and the identity pages; tests plug a
