@@ -43,7 +43,7 @@ type indexTier struct {
 	Listed bool
 }
 
-// tierMatches says whether a tier of the offering counts for the tier facet:
+// tierCounts says whether a tier of the offering counts for the tier facet:
 // listed tiers of listed or paused offerings; every tier of drafts, offerings
 // in review and retired ones (nothing is listed then).
 func (e *indexEntry) tierCounts(t indexTier) bool {
