@@ -119,7 +119,7 @@ func (h *Handlers) costAvoidance(w http.ResponseWriter, r *http.Request) error {
 }
 
 func avoidanceChart(id, title string, rows []AvoidanceRow, horizontal bool) chart.Chart {
-	c := chart.Chart{ID: id, Title: title, Horizontal: horizontal, Format: func(v float64) string { return money.Format(int64(v)) }}
+	c := chart.Chart{ID: id, Title: title, Horizontal: horizontal, Format: func(v float64) string { return money.Compact(int64(v)) }}
 	paid, alone := chart.Series{Name: "Paid through the marketplace"}, chart.Series{Name: "Go-it-alone baseline"}
 	var total, saved int64
 	for _, r := range rows {

@@ -145,7 +145,7 @@ func (h *Handlers) agencyDashboard(w http.ResponseWriter, r *http.Request) error
 		s.Values = append(s.Values, float64(st.Total))
 		total += st.Total
 	}
-	out.Spend = chart.Chart{ID: "spend", Title: "Monthly charges", Labels: labels, Series: []chart.Series{s}, Format: func(v float64) string { return money.Format(int64(v)) },
+	out.Spend = chart.Chart{ID: "spend", Title: "Monthly charges", Labels: labels, Series: []chart.Series{s}, Format: func(v float64) string { return money.Compact(int64(v)) },
 		Summary: fmt.Sprintf("%s over the last %d statements.", money.Format(total), len(d.Spend))}
 	h.render(w, r, http.StatusOK, "dash_agency", "Marketplace: "+d.AgencyName, out, nil)
 	return nil
@@ -174,7 +174,7 @@ func (h *Handlers) providerDashboard(w http.ResponseWriter, r *http.Request) err
 		s.Values = append(s.Values, float64(d.RevenueCents[i]))
 	}
 	out.Revenue = chart.Chart{ID: "revenue", Title: "Billed through the marketplace by month", Labels: labels, Series: []chart.Series{s},
-		Format: func(v float64) string { return money.Format(int64(v)) }, Summary: fmt.Sprintf("Charges on issued statements for %s's subscriptions.", d.ProviderName)}
+		Format: func(v float64) string { return money.Compact(int64(v)) }, Summary: fmt.Sprintf("Charges on issued statements for %s's subscriptions.", d.ProviderName)}
 	h.render(w, r, http.StatusOK, "dash_provider", "Marketplace: "+d.ProviderName, out, nil)
 	return nil
 }

@@ -7,6 +7,7 @@ package money
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"sort"
 	"strconv"
@@ -341,6 +342,40 @@ func MulDiv(a, b, c int64) (int64, error) {
 		return 0, ErrOverflow
 	}
 	return int64(q), nil
+}
+
+// Compact formats cents for a chart's narrow axis and bar labels, to three
+// significant figures at most: $785, $37.7K, $1.25M, $2.4B. Exact amounts
+// belong in tables and statements (Format).
+func Compact(c int64) string {
+	neg := c < 0
+	d := math.Abs(float64(c)) / 100
+	sign := ""
+	if neg {
+		sign = "-"
+	}
+	unit := ""
+	for _, u := range []struct {
+		div float64
+		sym string
+	}{{1e9, "B"}, {1e6, "M"}, {1e3, "K"}} {
+		if math.Round(d) >= u.div {
+			d, unit = d/u.div, u.sym
+			break
+		}
+	}
+	var n string
+	switch {
+	case unit == "":
+		n = strconv.FormatFloat(math.Round(d), 'f', 0, 64)
+	case d >= 100:
+		n = strconv.FormatFloat(math.Round(d), 'f', 0, 64)
+	case d >= 10:
+		n = strconv.FormatFloat(math.Round(d*10)/10, 'f', -1, 64)
+	default:
+		n = strconv.FormatFloat(math.Round(d*100)/100, 'f', -1, 64)
+	}
+	return sign + "$" + n + unit
 }
 
 // Format writes cents as dollars: 123456 -> "$1,234.56", negative amounts

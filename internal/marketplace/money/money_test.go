@@ -199,3 +199,17 @@ func TestFormatAndParse(t *testing.T) {
 		}
 	}
 }
+
+func TestCompact(t *testing.T) {
+	for _, tc := range []struct {
+		cents int64
+		want  string
+	}{
+		{0, "$0"}, {7_854, "$79"}, {99_949, "$999"}, {99_950, "$1K"}, {3_774_924, "$37.7K"}, {1_250_000, "$12.5K"},
+		{12_345_678, "$123K"}, {125_000_000, "$1.25M"}, {-3_774_924, "-$37.7K"}, {240_000_000_000, "$2.4B"},
+	} {
+		if got := Compact(tc.cents); got != tc.want {
+			t.Errorf("Compact(%d) = %q, want %q", tc.cents, got, tc.want)
+		}
+	}
+}
