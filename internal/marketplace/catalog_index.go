@@ -53,6 +53,11 @@ func (e *indexEntry) tierCounts(t indexTier) bool {
 type catalogIndex struct {
 	gen     int64
 	entries []indexEntry
+	pos     map[string]int // entry by offering ID
+	// standards are the areas' current published standards (absent: none
+	// yet). A published version's requirements never change; publishing
+	// the next one moves the generation.
+	standards map[string]*Standard
 }
 
 const catalogGeneration = "catalog_generation"
@@ -139,12 +144,49 @@ func (s *Service) index(ctx context.Context) (*catalogIndex, error) {
 	}
 	// An offering created between the two reads waits for the next reload.
 	ix.entries = slices.DeleteFunc(ix.entries, func(e indexEntry) bool { return e.Offering.ID == "" })
+	ix.pos = make(map[string]int, len(ix.entries))
+	for i, e := range ix.entries {
+		ix.pos[e.ID] = i
+	}
+	if ix.standards, err = currentStandards(ctx, s.DB); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	if s.catalog == nil || s.catalog.gen <= gen {
 		s.catalog = ix
 	}
 	s.mu.Unlock()
 	return ix, nil
+}
+
+// currentStandards loads every area's published standard.
+func currentStandards(ctx context.Context, q db.Queryer) (map[string]*Standard, error) {
+	rows, err := q.QueryContext(ctx, "SELECT id FROM market_standards WHERE status = 'published'")
+	if err != nil {
+		return nil, fmt.Errorf("marketplace: current standards: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := map[string]*Standard{}
+	for _, id := range ids {
+		st, err := loadStandard(ctx, q, id)
+		if err != nil {
+			return nil, err
+		}
+		out[st.AreaID] = &st
+	}
+	return out, nil
 }
 
 // withProviderNames copies offerings of the index, with their providers'

@@ -233,6 +233,17 @@ func TestSearchFacetsAndCompare(t *testing.T) {
 		if cmp.Offerings[0].CX == nil || cmp.Offerings[0].CX.TrustPercent != 80 || cmp.Offerings[1].CX != nil {
 			t.Errorf("CX in comparison: %+v %+v", cmp.Offerings[0].CX, cmp.Offerings[1].CX)
 		}
+		// A newly published standard version shows in the next comparison.
+		w.publishStandard("soc", []marketplace.RequirementInput{{Code: "SOC-90", Text: "Reports to the agency within one hour of a confirmed incident.", Mandatory: false, Tiers: maturity.Tiers()}})
+		cmp, err = w.svc.Compare(w.ctx, buyer, []string{a.ID, b.ID})
+		w.must(err)
+		found := false
+		for _, r := range cmp.Requirement {
+			found = found || r.Requirement.Code == "SOC-90"
+		}
+		if !found {
+			t.Errorf("comparison still shows the previous standard: %d requirements", len(cmp.Requirement))
+		}
 	})
 }
 

@@ -55,22 +55,30 @@ func (s *Service) Compare(ctx context.Context, p *authz.Principal, ids []string)
 	if p == nil {
 		return Comparison{}, apperr.New(apperr.Unauthorized, "Sign in to continue.")
 	}
-	// One query each for the offerings (with tiers and prices), the
-	// answers, and each area's current standard, however many offerings.
-	for _, oid := range uniq {
-		if !id.Valid("off", oid) {
-			return Comparison{}, notFound("Offering")
-		}
-	}
-	offs, err := s.offeringsByID(ctx, uniq)
+	// Offerings and standards come from the catalog index; the providers'
+	// names and the answers are read fresh, one query each.
+	ix, err := s.index(ctx)
 	if err != nil {
 		return Comparison{}, err
 	}
+	var entries []*indexEntry
 	for _, oid := range uniq {
-		o, ok := offs[oid]
-		if !ok {
+		i, ok := ix.pos[oid]
+		if !id.Valid("off", oid) || !ok {
 			return Comparison{}, notFound("Offering")
 		}
+		entries = append(entries, &ix.entries[i])
+	}
+	list, err := s.withProviderNames(ctx, entries)
+	if err != nil {
+		return Comparison{}, err
+	}
+	offs := map[string]Offering{}
+	for _, o := range list {
+		offs[o.ID] = o
+	}
+	for _, oid := range uniq {
+		o := offs[oid]
 		if !o.public() {
 			if err := s.Authz.Check(ctx, p, authz.MarketOfferingRead, o.ProviderOrgID); err != nil {
 				if apperr.Is(err, apperr.Forbidden) {
@@ -84,23 +92,11 @@ func (s *Service) Compare(ctx context.Context, p *authz.Principal, ids []string)
 	if err != nil {
 		return Comparison{}, err
 	}
-	standards := map[string]*Standard{}
 	var c Comparison
 	tiers := map[maturity.Tier]bool{}
 	for _, oid := range uniq {
 		o := offs[oid]
-		st, seen := standards[o.AreaID]
-		if !seen {
-			cur, ok, err := currentStandard(ctx, s.DB, o.AreaID)
-			if err != nil {
-				return Comparison{}, err
-			}
-			if ok {
-				st = &cur
-			}
-			standards[o.AreaID] = st
-		}
-		conf := conformanceFrom(o, st, answers[o.ID], nil)
+		conf := conformanceFrom(o, ix.standards[o.AreaID], answers[o.ID], nil)
 		for i := range conf.Rows {
 			conf.Rows[i].Answer.Evidence, conf.Rows[i].Answer.ReviewNote = "", ""
 		}

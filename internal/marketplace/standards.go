@@ -658,6 +658,9 @@ func (s *Service) publishIn(ctx context.Context, tx *db.Tx, p *authz.Principal, 
 	if n, _ := res.RowsAffected(); n != 1 {
 		return PublishImpact{}, apperr.New(apperr.Conflict, "The draft changed meanwhile; reload the page.")
 	}
+	if err := bumpCatalog(ctx, tx); err != nil { // the area's current standard changes
+		return PublishImpact{}, err
+	}
 	if hadPrev {
 		if _, err := tx.ExecContext(ctx, "UPDATE market_standards SET status = 'superseded', superseded_at = ? WHERE id = ?", db.TS(now), prev.ID); err != nil {
 			return PublishImpact{}, err
