@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# DNS benchmark: qsmo's resolver engine against Unbound, each pinned to one
-# core (taskset -c 0; GOMAXPROCS=1 / num-threads 1) with dnsperf pinned to
-# the other core, both forwarding to the same loopback stub and both loading
-# the same 1M-name blocklist. Prints one table of ratios (ours / Unbound).
+# DNS benchmark: qsmo's resolver (the real "qsmo dns" command, reading its
+# policy from a database prepared by bench/dns/setup, the blocklist as a
+# file feed) against Unbound, each pinned to one core (taskset -c 0;
+# GOMAXPROCS=1 / num-threads 1) with dnsperf pinned to the other core, both
+# forwarding to the same loopback stub and both loading the same 1M-name
+# blocklist. Prints one table of ratios (ours / Unbound).
 #
 #   bench/dns/run.sh                 # 3 repeats of 10 s per load
 #   REPEATS=1 DURATION=5 bench/dns/run.sh
 #   REAL_NAMES=/path/to/names.txt bench/dns/run.sh   # default ../shared/data/threat-domains/...
+#   PORT_BASE=6300 bench/dns/run.sh                  # ports PORT_BASE..+99 (default 5300)
 #
 # Only loopback addresses are used; every load is bounded by dnsperf -l.
 set -euo pipefail
@@ -43,16 +46,19 @@ need() {
 	fi
 }
 
-STUB=127.0.0.1:5399
-Q_PORT=5300 Q_DOT=5301 Q_DOH=5302
-U_PORT=5310 U_DOT=5311 U_DOH=5312
+# PORT_BASE moves every port (two runs on one machine must not share them).
+PORT_BASE=${PORT_BASE:-5300}
+STUB=127.0.0.1:$((PORT_BASE + 99))
+Q_PORT=$PORT_BASE Q_DOT=$((PORT_BASE + 1)) Q_DOH=$((PORT_BASE + 2))
+U_PORT=$((PORT_BASE + 10)) U_DOT=$((PORT_BASE + 11)) U_DOH=$((PORT_BASE + 12))
 CLK_TCK=$(getconf CLK_TCK)
 
 build() {
 	log "building"
 	(cd "$ROOT" && go build -o "$WORK/stub" ./bench/dns/stub &&
 		go build -o "$WORK/gen" ./bench/dns/gen &&
-		go build -o "$WORK/qsmodns" ./bench/dns/qsmodns)
+		go build -o "$WORK/qsmo" ./cmd/qsmo &&
+		go build -o "$WORK/setup" ./bench/dns/setup)
 	local real=${REAL_NAMES:-$ROOT/../shared/data/threat-domains/malicious-domains.txt}
 	if [[ ! -r $real ]]; then
 		log "warning: $real not found: the blocklist is synthetic only"
@@ -62,6 +68,9 @@ build() {
 	"$WORK/gen" -real "$real" -names "$NAMES" -out "$WORK/data" 2>&1 | sed 's/^/# /' >&2
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
 		-keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+	# The office, 202 agencies with their policies, and the list as a feed
+	# (in list/ only), written through the product's services.
+	"$WORK/setup" -out "$WORK/qsmo-data" -blocklist "$WORK/data/blocklist.txt" -fillers 200 2>&1 | grep -v 'applied migration' | sed 's/^/# /' >&2 || true
 }
 
 # cpu_ticks PID: user+system clock ticks used so far.
@@ -89,16 +98,18 @@ start_stub() {
 BLOCKED=$(sed -n 7p "$WORK/data/blocklist.txt" 2>/dev/null || true)
 
 # start_qsmo [list|nolist] [log|nolog] : sets SERVER_PID and LOAD_S.
+# Every start loads the feed from its file (the kept copy a restart would
+# use is removed), so the load time is the first start's.
 start_qsmo() {
-	local args=(-dns-addr "127.0.0.1:$Q_PORT" -dot-addr "127.0.0.1:$Q_DOT" -doh-addr "127.0.0.1:$Q_DOH" -dns-upstream "$STUB")
-	[[ $1 == list ]] && args+=(-blocklist "$WORK/data/blocklist.txt")
-	if [[ $2 == log ]]; then
-		rm -rf "$WORK/qlog"
-		args+=(-querylog-dir "$WORK/qlog")
-	fi
+	local dir="$WORK/qsmo-data/$1"
+	rm -rf "$dir/dns-feeds" "$dir/dns-querylog"
+	local args=(dns --data-dir "$dir" --dns-addr "127.0.0.1:$Q_PORT" --dot-addr "127.0.0.1:$Q_DOT"
+		--http-addr "127.0.0.1:$Q_DOH" --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"
+		--dns-upstream "$STUB" --log-level warn)
+	[[ $2 == log ]] || args+=(--dns-query-log=false)
 	local t0
 	t0=$(date +%s.%N)
-	GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$WORK/qsmodns" "${args[@]}" >"$WORK/qsmo.out" 2>&1 &
+	GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$WORK/qsmo" "${args[@]}" >"$WORK/qsmo.out" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	if [[ $1 == list ]]; then
@@ -214,15 +225,21 @@ measure() { # measure SERVER(qsmo|unbound)
 	if [[ $who == qsmo ]]; then port=$Q_PORT dot=$Q_DOT doh=$Q_DOH; else port=$U_PORT dot=$U_DOT doh=$U_DOH; fi
 	local start="start_$who"
 
-	# Memory and load time: without, then with the list.
-	$start nolist nolog
+	# Memory and load time: without, then with the list. Both qsmo runs
+	# log queries, so the query log's own buffers do not count as list
+	# memory; the resident size is read once the server has settled (qsmo
+	# keeps the new feed version on disk after serving it, then returns the
+	# build's garbage).
+	$start nolist log
 	warm "$port" "$WORK/data/queries-hit.txt"
+	sleep 3
 	local rss0
 	rss0=$(rss_kb "$SERVER_PID")
 	stop_server
 	if [[ $who == qsmo ]]; then $start list log; else $start list; fi
 	add load "$who" "$LOAD_S"
 	warm "$port" "$WORK/data/queries-hit.txt"
+	sleep 3
 	add rss "$who" "$(echo "scale=1; ($(rss_kb "$SERVER_PID") - $rss0) / 1024" | bc)"
 
 	perf "$port" "$WORK/data/queries-hit.txt" -c 16 -q 1000
@@ -237,7 +254,8 @@ measure() { # measure SERVER(qsmo|unbound)
 	add p99 "$who" "$P99_US"
 
 	if [[ $who == qsmo ]]; then
-		# A full reload of the 1M-name list and snapshot swap at 20k qps.
+		# A full reload of the 1M-name list and snapshot swap at 20k qps
+		# (qsmo rebuilds every list on SIGHUP).
 		(sleep $((DURATION / 3)) && kill -HUP "$SERVER_PID") &
 		latency "$port" "$WORK/data/queries-mix.txt" 20000
 		wait $! 2>/dev/null || true

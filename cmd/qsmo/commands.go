@@ -26,7 +26,8 @@ var dbOpts = []string{"data-dir", "database-url", "log-level", "log-format"}
 
 var serveOpts = append(append([]string{}, dbOpts...), "demo", "demo-password", "http-addr", "base-url", "tls-cert", "tls-key", "tls-self-signed",
 	"office-name", "session-idle", "session-absolute", "smtp-addr", "smtp-user", "smtp-password", "smtp-from", "smtp-tls",
-	"oidc-issuer", "oidc-client-id", "oidc-client-secret", "oidc-key-file", "oidc-key-id", "oidc-acr-values", "oidc-require-acr", "oidc-scopes", "oidc-label")
+	"oidc-issuer", "oidc-client-id", "oidc-client-secret", "oidc-key-file", "oidc-key-id", "oidc-acr-values", "oidc-require-acr", "oidc-scopes", "oidc-label",
+	"dns-addr", "dot-addr", "dns-upstream", "dns-log-retention", "dns-query-log")
 
 // cliFail prints a service error the way a person reads it.
 func cliFail(err error) error {
@@ -78,7 +79,12 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	if err := a.FirstStart(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "qsmo %s is running:\n  portal   %s/\n  API      %s/api/openapi.json\n  metrics  %s/metrics\nPress Ctrl-C to stop.\n", app.Version, cfg.PublicURL(), cfg.PublicURL(), cfg.PublicURL())
+	fmt.Fprintf(stdout, "qsmo %s is running:\n  portal   %s/\n  API      %s/api/openapi.json\n  metrics  %s/metrics\n", app.Version, cfg.PublicURL(), cfg.PublicURL(), cfg.PublicURL())
+	if cfg.DNSAddr != "" {
+		fmt.Fprintf(stdout, "  doh      %s/dns-query (DNS over HTTPS)\n", cfg.PublicURL())
+	}
+	stopHUP := reloadOnHUP(a)
+	defer stopHUP()
 	return a.Serve(ctx)
 }
 

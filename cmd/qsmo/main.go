@@ -23,7 +23,9 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"serve", "run the portal, API and workers (use --demo for sample data)", runServe},
+		{"serve", "run the portal, API, Protective DNS resolver and workers (use --demo for sample data)", runServe},
+		{"dns provision", "set up Protective DNS for an agency with the default policy: --org SLUG [--deprovision]", runDNSProvision},
+		{"dns", "run only the Protective DNS resolver, reading policy from the shared database", runDNS},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"user create", "create a one-time setup link for a person with a role: --org SLUG --role ROLE --email EMAIL", runUserCreate},
 		{"token create", "create an API token: --org SLUG --role ROLE [--name NAME]", runTokenCreate},

@@ -51,11 +51,20 @@ function executable(p) {
  *   const skip = requireComponents({ chromium: true, qsmo: true });
  *   describe('sign in', { skip }, () => { ... });
  *
- * @param {{chromium?: boolean, qsmo?: boolean}} needs
+ * `programs` names command-line tools the test runs (such as dig); they
+ * must be on PATH.
+ *
+ * @param {{chromium?: boolean, qsmo?: boolean, programs?: string[]}} needs
  * @returns {false | string}
  */
 export function requireComponents(needs) {
   const missing = [];
+  for (const prog of needs.programs ?? []) {
+    const dirs = (process.env.PATH || '').split(path.delimiter).filter(Boolean);
+    if (!dirs.some((d) => executable(path.join(d, prog)))) {
+      missing.push(`the program ${prog} (not on PATH)`);
+    }
+  }
   if (needs.chromium && !executable(chromiumPath())) {
     missing.push(`Chromium at ${chromiumPath()} (install the chromium package or set QSMO_CHROMIUM)`);
   }

@@ -83,9 +83,29 @@ async function waitReady(url, timeoutMs, stop) {
   throw new Error(`server not ready within ${timeoutMs} ms: GET ${url}: ${lastErr}`);
 }
 
+// dnsAddrs reads the addresses the Protective DNS resolver bound from the
+// operator lines qsmo prints ("  dns      127.0.0.1:40123 (UDP and TCP)").
+function dnsAddrs(logFile) {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return {};
+  }
+  return {
+    dnsAddr: text.match(/^\s+dns\s+(\S+) \(UDP and TCP\)/m)?.[1],
+    dotAddr: text.match(/^\s+dot\s+(\S+) \(DNS over TLS\)/m)?.[1],
+  };
+}
+
 /**
  * Starts `qsmo serve --demo` on a free loopback port with a fresh data
  * directory and waits until GET /readyz answers 200.
+ *
+ * The Protective DNS resolver listens on ports the kernel picks
+ * (--dns-addr and --dot-addr 127.0.0.1:0), so servers started in parallel
+ * never collide; dnsAddr and dotAddr say where it listens. Pass
+ * extraArgs ['--dns-addr', ''] to run without it.
  *
  * @param {object} [opts]
  * @param {string} [opts.bin] program to run; defaults to QSMO_BIN
@@ -94,7 +114,7 @@ async function waitReady(url, timeoutMs, stop) {
  * @param {string[]} [opts.extraArgs] more flags after the standard ones
  * @param {Record<string,string>} [opts.env] extra environment
  * @param {number} [opts.readyTimeoutMs]
- * @returns {Promise<{baseURL: string, dataDir: string, logFile: string, stop: () => Promise<void>}>}
+ * @returns {Promise<{baseURL: string, dataDir: string, logFile: string, dnsAddr?: string, dotAddr?: string, stop: () => Promise<void>}>}
  */
 export async function startServer(opts = {}) {
   const bin = opts.bin ?? qsmoPath();
@@ -110,6 +130,7 @@ export async function startServer(opts = {}) {
   const args = [
     ...(opts.binArgs ?? []),
     'serve', '--demo', '--data-dir', dataDir, '--http-addr', addr,
+    '--dns-addr', '127.0.0.1:0', '--dot-addr', '127.0.0.1:0',
     ...(opts.extraArgs ?? []),
   ];
   const child = spawn(bin, args, {
@@ -184,5 +205,5 @@ export async function startServer(opts = {}) {
     rmSync(dataDir, { recursive: true, force: true });
     throw new Error(`startServer: ${bin} ${args.join(' ')}: ${err.message}\nlog ${logFile}:\n${tail(logFile)}`);
   }
-  return { baseURL, dataDir, logFile, stop };
+  return { baseURL, dataDir, logFile, ...dnsAddrs(logFile), stop };
 }

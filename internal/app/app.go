@@ -28,6 +28,7 @@ import (
 	"github.com/qsmo/qsmo/internal/identity/oidc"
 	"github.com/qsmo/qsmo/internal/marketplace"
 	"github.com/qsmo/qsmo/internal/notify"
+	"github.com/qsmo/qsmo/internal/pdns"
 	"github.com/qsmo/qsmo/internal/portal"
 	"github.com/qsmo/qsmo/internal/web"
 )
@@ -43,7 +44,10 @@ type App struct {
 	Identity *identity.Service
 	// Market is the marketplace; other areas plug into its Hook (lifecycle
 	// stages), CX (trust scores) and provisioners.
-	Market   *marketplace.Service
+	Market *marketplace.Service
+	// DNS is the Protective DNS service; its Node is nil when --dns-addr
+	// is empty.
+	DNS      *pdns.Service
 	CX       *cx.Service
 	Kit      *web.Kit
 	Registry *prometheus.Registry
@@ -141,6 +145,12 @@ func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logg
 	audit.NewHandlers(d, kit, orgName).Register(kit.Router)
 	notify.NewHandlers(d, kit, officeID, cfg.SMTPAddr != "").Register(kit.Router)
 	portal.NewHandlers(kit, d.Ping, a.Registry).Register(kit.Router)
+	if err := a.wireDNS(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	pdns.NewHandlers(a.DNS, kit).Register(kit.Router)
+	a.demoLoaders = append(a.demoLoaders, a.DNS.DemoLoader())
 
 	market := marketplace.New(d, svc.Authz, log)
 	market.PublicURL = cfg.PublicURL()
@@ -191,8 +201,12 @@ func (a *App) secret(ctx context.Context, name string) ([]byte, error) {
 	return hex.DecodeString(v)
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close stops the resolver node if it runs (its query log is flushed and
+// sealed) and releases the database.
+func (a *App) Close() error {
+	err := a.stopDNS()
+	return errors.Join(err, a.DB.Close())
+}
 
 // printf writes an operator message.
 func (a *App) printf(format string, args ...any) {
@@ -246,6 +260,11 @@ func (a *App) Serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("portal: listen on %s: %w", a.Cfg.HTTPAddr, err)
 	}
+	if err := a.startDNS(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	a.printf("Press Ctrl-C to stop.\n")
 	wctx, stopWorkers := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	n := len(a.workers)
@@ -278,6 +297,7 @@ func (a *App) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err := <-errc:
 		stopWorkers()
+		_ = a.stopDNS()
 		return err
 	}
 	a.Log.Info("shutting down")
@@ -285,6 +305,11 @@ func (a *App) Serve(ctx context.Context) error {
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	<-done
+	// The portal (and DNS over HTTPS on it) is closed: stop the resolver's
+	// listeners, then flush and seal its query log.
+	if derr := a.stopDNS(); derr != nil {
+		a.Log.Warn("dns shutdown", "err", derr)
+	}
 	stopWorkers()
 	for range n {
 		<-finished

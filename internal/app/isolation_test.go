@@ -58,9 +58,21 @@ func isolationFixtures(t *testing.T, e *apptest.Env) map[string]paramFixture {
 	if err != nil || len(mail) == 0 {
 		t.Fatalf("no treasury outbox message: %v", err)
 	}
+	// Protective DNS: feeds and global blocks belong to the office; the
+	// demo data has some.
+	feeds, err := e.App.DNS.ListFeeds(ctx, officeAdmin)
+	if err != nil || len(feeds) == 0 {
+		t.Fatalf("no demo DNS feed: %v", err)
+	}
+	blocks, err := e.App.DNS.ListGlobalBlocks(ctx, officeAdmin)
+	if err != nil || len(blocks) == 0 {
+		t.Fatalf("no demo DNS global block: %v", err)
+	}
 	market := marketFixtures(t, e)
 	cxf := cxFixtures(t, e, officeAdmin)
 	fixtures := map[string]paramFixture{
+		"feed":       {feeds[0].ID, id.New("fed")},
+		"block":      {blocks[0].ID, id.New("gbl")},
 		"org":        {treasury.ID, id.New("org")},
 		"user":       {e.World.Users["admin@treasury.example.gov"], id.New("usr")},
 		"token":      {tok.ID, id.New("tok")},

@@ -119,8 +119,9 @@ func TestSingleSignOn(t *testing.T) {
 // checks HTTPS, HSTS and the __Host- session cookie, then a graceful stop.
 func TestServeTLS(t *testing.T) {
 	dir := t.TempDir()
-	cfg, _, err := config.Load("serve", []string{"data-dir", "http-addr", "tls-self-signed"},
-		[]string{"--data-dir", dir, "--http-addr", "127.0.0.1:0", "--tls-self-signed"}, func(string) string { return "" }, io.Discard)
+	// Free ports for the resolver too: the default 5353 may be taken.
+	cfg, _, err := config.Load("serve", []string{"data-dir", "http-addr", "tls-self-signed", "dns-addr", "dot-addr"},
+		[]string{"--data-dir", dir, "--http-addr", "127.0.0.1:0", "--tls-self-signed", "--dns-addr", "127.0.0.1:0", "--dot-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

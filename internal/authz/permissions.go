@@ -42,12 +42,22 @@ const (
 	MarketInsightsRead      Permission = "market.insights.read"      // read the office's marketplace dashboard
 )
 
+// Protective DNS permissions.
+const (
+	DNSRead      Permission = "dns.read"      // see the agency's DNS policy, dashboards and query log
+	DNSConnect   Permission = "dns.connect"   // see the agency's DoH URL with its token (a secret that lets devices use the agency's policy)
+	DNSManage    Permission = "dns.manage"    // change the agency's DNS policy and rotate its DoH token
+	DNSProvision Permission = "dns.provision" // turn Protective DNS on or off for an agency (office)
+	DNSFeeds     Permission = "dns.feeds"     // manage the office's threat feeds, global blocks and block page (checked on the office)
+)
+
 // permissionList is every permission, for the office admin role.
 var permissionList = []Permission{
 	OrgRead, OrgCreate, OrgUpdate, OrgSuspend, UserRead, UserManage, TokenRead, TokenManage, AuditRead, OutboxRead,
 	MarketOfferingRead, MarketOfferingManage, MarketCatalogManage, MarketStandardManage, MarketConformanceReview,
 	MarketAssessmentRead, MarketAssess, MarketOrderRead, MarketOrderRequest, MarketOrderReview, MarketOrderApprove,
 	MarketOrderFulfil, MarketAgreementSign, MarketBillingRead, MarketBillingManage, MarketUsageRecord, MarketInsightsRead,
+	DNSRead, DNSConnect, DNSManage, DNSProvision, DNSFeeds,
 }
 
 // engagementPermissions are the permissions a provider's role may exercise

@@ -67,6 +67,7 @@ type Config struct {
 	DoTAddr         string
 	DNSUpstreams    string
 	DNSLogRetention time.Duration
+	DNSQueryLog     bool
 }
 
 // Option describes one setting: its flag, environment variable, default and
@@ -200,6 +201,7 @@ var Options = []Option{
 	{Name: "dot-addr", Default: "127.0.0.1:8853", Usage: "DNS-over-TLS address; empty disables", set: hostPort(func(c *Config) *string { return &c.DoTAddr })},
 	{Name: "dns-upstream", Usage: "comma-separated upstream resolvers: host:port, tls://host:port, https://host/dns-query", set: str(func(c *Config) *string { return &c.DNSUpstreams })},
 	{Name: "dns-log-retention", Default: "720h", Usage: "how long DNS query logs are kept", set: duration(func(c *Config) *time.Duration { return &c.DNSLogRetention })},
+	{Name: "dns-query-log", Default: "true", Bool: true, Usage: "log every DNS query for the dashboards, search, export and suspected-client alerts; false keeps no query log", set: boolean(func(c *Config) *bool { return &c.DNSQueryLog })},
 	{Name: "to", Usage: "backup: file to write", set: str(func(c *Config) *string { return &c.BackupTo })},
 }
 

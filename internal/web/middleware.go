@@ -63,7 +63,9 @@ func (k *Kit) logRequests(next http.Handler) http.Handler {
 		info := &requestInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		next.ServeHTTP(sw, r)
-		if strings.HasPrefix(r.URL.Path, "/assets/") || r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+		// DNS over HTTPS queries go to the DNS query log instead: one line
+		// per query here would flood the log and record who asked what.
+		if strings.HasPrefix(r.URL.Path, "/assets/") || r.URL.Path == "/healthz" || r.URL.Path == "/metrics" || strings.HasPrefix(r.URL.Path, "/dns-query") {
 			return
 		}
 		level := slog.LevelInfo

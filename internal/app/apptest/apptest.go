@@ -57,6 +57,16 @@ func New(t testing.TB) *Env {
 	if err := os.WriteFile(path, seeded.db, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	dataDir := t.TempDir()
+	for name, b := range seeded.files {
+		f := filepath.Join(dataDir, name)
+		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	d, err := db.OpenSQLite(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -64,13 +74,14 @@ func New(t testing.TB) *Env {
 	t.Cleanup(func() { d.Close() })
 	w := seeded.world
 	w.Agencies, w.Providers, w.Users = maps.Clone(w.Agencies), maps.Clone(w.Providers), maps.Clone(w.Users)
-	return start(t, d, &w)
+	return start(t, d, dataDir, &w)
 }
 
 // seeded is the demo database New copies.
 var seeded struct {
 	once  sync.Once
 	db    []byte
+	files map[string][]byte // the data directory (DNS query log, feeds) by relative path
 	world demo.World
 	err   error
 }
@@ -83,17 +94,22 @@ func seedTemplate() {
 		return
 	}
 	defer os.RemoveAll(dir)
+	dataDir := filepath.Join(dir, "data")
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		seeded.err = err
+		return
+	}
 	d, err := db.OpenSQLite(ctx, filepath.Join(dir, "seed.db"))
 	if err != nil {
 		seeded.err = err
 		return
 	}
-	defer d.Close()
+	defer d.Close() // also closed by the app's Close; closing twice is harmless
 	if _, err := d.Migrate(ctx); err != nil {
 		seeded.err = err
 		return
 	}
-	a, log, err := newApp(ctx, d, dir)
+	a, log, err := newApp(ctx, d, dataDir)
 	if err != nil {
 		seeded.err = err
 		return
@@ -110,7 +126,31 @@ func seedTemplate() {
 		seeded.err = err
 		return
 	}
-	seeded.db, seeded.err = os.ReadFile(snap)
+	if seeded.db, err = os.ReadFile(snap); err != nil {
+		seeded.err = err
+		return
+	}
+	if err := a.Close(); err != nil { // seals the DNS query log
+		seeded.err = err
+		return
+	}
+	seeded.files = map[string][]byte{}
+	err = filepath.WalkDir(dataDir, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dataDir, path)
+		seeded.files[rel] = b
+		return err
+	})
+	if err != nil {
+		seeded.err = err
+		return
+	}
 	seeded.world = *w
 }
 
@@ -128,21 +168,24 @@ func newApp(ctx context.Context, d *db.DB, dataDir string) (*app.App, *slog.Logg
 	// Cheap argon2id parameters: these tests exercise flows, the password
 	// package tests the real parameters.
 	a.Identity.Hasher, err = password.NewHasher(password.Options{Params: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
+	// A few hours of DNS query history are enough for tests (each hour of
+	// the log is a file written and synced).
+	a.DNS.DemoHistory = 6 * time.Hour
 	return a, log, err
 }
 
 // NewOn starts qsmo on the given database with the demo data.
 func NewOn(t testing.TB, d *db.DB) *Env {
 	t.Helper()
-	return start(t, d, nil)
+	return start(t, d, t.TempDir(), nil)
 }
 
-// start wires qsmo on d and serves it; with w nil it first fills d with
-// the demo data.
-func start(t testing.TB, d *db.DB, w *demo.World) *Env {
+// start wires qsmo on d and dataDir and serves it; with w nil it first
+// fills d with the demo data.
+func start(t testing.TB, d *db.DB, dataDir string, w *demo.World) *Env {
 	t.Helper()
 	ctx := context.Background()
-	a, log, err := newApp(ctx, d, t.TempDir())
+	a, log, err := newApp(ctx, d, dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +194,9 @@ func start(t testing.TB, d *db.DB, w *demo.World) *Env {
 			t.Fatal(err)
 		}
 	}
+	// Registered after the database's cleanup, so it runs first: the DNS
+	// query log is sealed before the database closes.
+	t.Cleanup(func() { _ = a.Close() })
 	srv := httptest.NewServer(a.Kit.Handler())
 	t.Cleanup(srv.Close)
 	a.Identity.PublicURL = srv.URL

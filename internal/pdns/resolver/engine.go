@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -315,25 +316,10 @@ func (e *Engine) Start(ctx context.Context) error {
 }
 
 func (e *Engine) listen(ctx context.Context) error {
-	if e.cfg.UDPAddr != "" {
-		conns, err := listenUDP(ctx, e.cfg.UDPAddr, e.cfg.UDPSockets)
-		if err != nil {
-			return fmt.Errorf("resolver: listen udp %s: %w", e.cfg.UDPAddr, err)
-		}
-		e.udp = conns
-		e.addrs[querylog.UDP] = conns[0].LocalAddr()
+	if err := e.listenPlain(ctx); err != nil {
+		return err
 	}
 	var lc net.ListenConfig
-	if e.cfg.TCPAddr != "" {
-		l, err := lc.Listen(ctx, "tcp", e.cfg.TCPAddr)
-		if err != nil {
-			return fmt.Errorf("resolver: listen tcp %s: %w", e.cfg.TCPAddr, err)
-		}
-		e.listeners = append(e.listeners, l)
-		e.addrs[querylog.TCP] = l.Addr()
-		e.readers.Add(1)
-		go e.serveStream(l, querylog.TCP)
-	}
 	if e.cfg.DoTAddr != "" {
 		l, err := lc.Listen(ctx, "tcp", e.cfg.DoTAddr)
 		if err != nil {
@@ -374,6 +360,52 @@ func (e *Engine) listen(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// listenPlain opens the UDP and TCP listeners. "host:0" for both picks one
+// free port, since plain DNS clients expect UDP and TCP on the same port:
+// TCP takes the port the kernel gave UDP, and when another program holds
+// that TCP port both are opened again elsewhere (a few times at most).
+func (e *Engine) listenPlain(ctx context.Context) error {
+	shared := false
+	if e.cfg.UDPAddr != "" && e.cfg.TCPAddr == e.cfg.UDPAddr {
+		_, port, err := net.SplitHostPort(e.cfg.UDPAddr)
+		shared = err == nil && port == "0"
+	}
+	var lc net.ListenConfig
+	for attempt := 1; ; attempt++ {
+		if e.cfg.UDPAddr != "" {
+			conns, err := listenUDP(ctx, e.cfg.UDPAddr, e.cfg.UDPSockets)
+			if err != nil {
+				return fmt.Errorf("resolver: listen udp %s: %w", e.cfg.UDPAddr, err)
+			}
+			e.udp = conns
+			e.addrs[querylog.UDP] = conns[0].LocalAddr()
+		}
+		tcpAddr := e.cfg.TCPAddr
+		if shared {
+			tcpAddr = e.udp[0].LocalAddr().String()
+		}
+		if tcpAddr == "" {
+			return nil
+		}
+		l, err := lc.Listen(ctx, "tcp", tcpAddr)
+		if err != nil {
+			if shared && attempt < 20 && errors.Is(err, syscall.EADDRINUSE) {
+				for _, c := range e.udp {
+					_ = c.Close()
+				}
+				e.udp = nil
+				continue
+			}
+			return fmt.Errorf("resolver: listen tcp %s: %w", tcpAddr, err)
+		}
+		e.listeners = append(e.listeners, l)
+		e.addrs[querylog.TCP] = l.Addr()
+		e.readers.Add(1)
+		go e.serveStream(l, querylog.TCP)
+		return nil
+	}
 }
 
 // Addr returns the bound address of a transport's listener ("" if off),

@@ -157,8 +157,8 @@ func NewSnapshot(cfg SnapshotConfig) (*Snapshot, error) {
 		listNames:  cfg.List.Len(),
 	}
 	seenIDs := make(map[string]bool)
-	var lens4, lens6 uint64
-	var lens6hi uint64 // lengths 64..128
+	var lens4 uint64
+	var lens6 [3]uint64 // a bit per IPv6 prefix length, 0..128
 	for i, tc := range cfg.Tenants {
 		if tc.ID == "" {
 			return nil, fmt.Errorf("resolver: tenant %d: empty ID", i)
@@ -200,11 +200,7 @@ func NewSnapshot(cfg SnapshotConfig) (*Snapshot, error) {
 				return nil, fmt.Errorf("resolver: tenant %s: source %s already belongs to tenant %s", tc.ID, p, cfg.Tenants[other].ID)
 			}
 			s.v6[k] = idx
-			if p.Bits() < 64 {
-				lens6 |= 1 << p.Bits()
-			} else {
-				lens6hi |= 1 << (p.Bits() - 64)
-			}
+			lens6[p.Bits()/64] |= 1 << (p.Bits() % 64)
 		}
 		for _, tok := range tc.DoHTokens {
 			if len(tok) < 16 {
@@ -222,7 +218,7 @@ func NewSnapshot(cfg SnapshotConfig) (*Snapshot, error) {
 		}
 	}
 	for l := 128; l >= 0; l-- {
-		if (l >= 64 && lens6hi&(1<<(l-64)) != 0) || (l < 64 && lens6&(1<<l) != 0) {
+		if lens6[l/64]&(1<<(l%64)) != 0 {
 			s.v6Lens = append(s.v6Lens, uint8(l))
 		}
 	}
