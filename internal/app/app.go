@@ -162,11 +162,15 @@ func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logg
 	a.CX.PublicURL = func() string { return svc.PublicURL }
 	cx.NewHandlers(a.CX, kit).Register(kit.Router)
 	a.connectMarketCX()
+	a.connectMarketDNS()
 
 	// The marketplace's demo comes first: CX's demo surveys refer to its
 	// catalog.
 	a.demoLoaders = append(a.demoLoaders, market.DemoLoader, cx.DemoLoader(a.CX))
 	a.workers = append(a.workers, market.Run)
+	if m := a.dnsMeter(); m != nil {
+		a.workers = append(a.workers, m.Run)
+	}
 
 	if cfg.SMTPAddr != "" {
 		sender := &notify.Sender{DB: d, SMTP: notify.SMTPConfig{Addr: cfg.SMTPAddr, User: cfg.SMTPUser, Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS}, Log: log}
@@ -305,14 +309,15 @@ func (a *App) Serve(ctx context.Context) error {
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	<-done
-	// The portal (and DNS over HTTPS on it) is closed: stop the resolver's
-	// listeners, then flush and seal its query log.
-	if derr := a.stopDNS(); derr != nil {
-		a.Log.Warn("dns shutdown", "err", derr)
-	}
+	// The portal (and DNS over HTTPS on it) is closed; the workers (the DNS
+	// meter reads the query log) stop next; then the resolver's listeners
+	// stop and its query log is flushed and sealed.
 	stopWorkers()
 	for range n {
 		<-finished
+	}
+	if derr := a.stopDNS(); derr != nil {
+		a.Log.Warn("dns shutdown", "err", derr)
 	}
 	a.Log.Info("stopped")
 	return err

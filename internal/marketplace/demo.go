@@ -735,24 +735,28 @@ func (l *demoLoad) order(i int, d demoOrder) error {
 	if o, err = l.s.SignAgreement(l.ctx, provAdmin, o.ID, SignInput{Title: "Contracting Officer", Tracking: fmt.Sprintf("SVC-%04d", 100+i)}); err != nil {
 		return err
 	}
-	tasks, err := loadTasks(l.ctx, l.s.DB, o.ID)
-	if err != nil {
-		return err
-	}
-	for k, t := range tasks {
-		if d.state == lifecycle.Provisioning && k >= 2 {
-			break
-		}
-		wait(max(1, off.OnboardingDays/(len(tasks)+1)), off.OnboardingDays/len(tasks)+6)
-		if _, err := l.s.SetTask(l.ctx, provAnalyst, o.ID, t.ID, true, ""); err != nil {
+	// A service with a provisioner (the office's Protective DNS) is active
+	// once signed; the others work their onboarding checklist.
+	if o.State != lifecycle.Active {
+		tasks, err := loadTasks(l.ctx, l.s.DB, o.ID)
+		if err != nil {
 			return err
 		}
-	}
-	if d.state == lifecycle.Provisioning {
-		return nil
-	}
-	if o, err = l.s.CompleteOnboarding(l.ctx, provAnalyst, o.ID); err != nil {
-		return err
+		for k, t := range tasks {
+			if d.state == lifecycle.Provisioning && k >= 2 {
+				break
+			}
+			wait(max(1, off.OnboardingDays/(len(tasks)+1)), off.OnboardingDays/len(tasks)+6)
+			if _, err := l.s.SetTask(l.ctx, provAnalyst, o.ID, t.ID, true, ""); err != nil {
+				return err
+			}
+		}
+		if d.state == lifecycle.Provisioning {
+			return nil
+		}
+		if o, err = l.s.CompleteOnboarding(l.ctx, provAnalyst, o.ID); err != nil {
+			return err
+		}
 	}
 	sub, err := loadSubscription(l.ctx, l.s.DB, o.SubscriptionID, l.at)
 	if err != nil {

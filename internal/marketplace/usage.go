@@ -200,3 +200,57 @@ func monthBounds(t time.Time) (time.Time, time.Time) {
 	start := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 	return start, start.AddDate(0, 1, 0)
 }
+
+// MeteredSubscriptions returns, by agency, the subscription to charge for
+// usage of metric in [from, to) on the office's own offerings in a service
+// area (e.g. Protective DNS queries): one that was active during the
+// period and has a usage price for the metric, the earliest started when
+// an agency has several. The office's services use it to report usage
+// without a token.
+func (s *Service) MeteredSubscriptions(ctx context.Context, areaID, metric string, from, to time.Time) (map[string]Subscription, error) {
+	office, err := s.OfficeID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.DB.QueryContext(ctx, "SELECT "+subColumns+subFrom+`
+		WHERE s.service_area_id = ? AND s.provider_org_id = ? AND s.started_at < ? AND (s.ended_at IS NULL OR s.ended_at >= ?)
+		AND EXISTS (SELECT 1 FROM market_rates r WHERE r.subscription_id = s.id AND r.kind = ? AND r.unit = ?)
+		ORDER BY s.started_at, s.id`, areaID, office, db.TS(to), db.TS(from), string(money.Usage), metric)
+	if err != nil {
+		return nil, fmt.Errorf("marketplace: metered subscriptions: %w", err)
+	}
+	var subs []Subscription
+	for rows.Next() {
+		x, err := scanSub(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("marketplace: scan metered subscription: %w", err)
+		}
+		subs = append(subs, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := map[string]Subscription{}
+	for _, x := range subs {
+		if _, ok := out[x.AgencyOrgID]; !ok {
+			out[x.AgencyOrgID] = x
+		}
+	}
+	return out, nil
+}
+
+// OtherActiveSubscription reports whether the agency of sub has another
+// active subscription from the same provider in the same service area, in
+// the caller's transaction: a provisioner keeps the service on while one
+// remains.
+func OtherActiveSubscription(ctx context.Context, q db.Queryer, sub Subscription) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM market_subscriptions WHERE agency_org_id = ? AND provider_org_id = ? AND service_area_id = ?
+		AND status = 'active' AND id <> ?`, sub.AgencyOrgID, sub.ProviderOrgID, sub.AreaID, sub.ID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("marketplace: other subscriptions: %w", err)
+	}
+	return n > 0, nil
+}
