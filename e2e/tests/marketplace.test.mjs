@@ -3,14 +3,16 @@
 // offerings and requests one; the office approves; the provider quotes; the
 // agency's approver accepts with the funding; the provider sends the
 // interagency agreement, both sides sign it; the provider works the
-// onboarding checklist and the subscription becomes active. Every page
-// visited passes axe (WCAG 2.1 AA) with no browser errors.
+// onboarding checklist and the subscription becomes active; the agency
+// answers the survey that follows, the office sees the answer on its CX
+// dashboard and posts a "you said, we did" entry, and the agency sees it.
+// Every page visited passes axe (WCAG 2.1 AA) with no browser errors.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { closeBrowser, newPage, requireComponents, screenshot, startServer } from '../lib/index.mjs';
-import { signIn, visit } from '../lib/portal.mjs';
+import { choose, signIn, visit } from '../lib/portal.mjs';
 
 const skip = requireComponents({ chromium: true, qsmo: true });
 
@@ -21,6 +23,14 @@ async function tick(scope, role, name) {
   const page = typeof scope.page === 'function' ? scope.page() : scope;
   await page.locator(`label[for="${id}"]`).click();
   assert.ok(await input.isChecked(), `${role} ${name} is not checked`);
+}
+
+// The number of people who answered the trust question in the CX
+// dashboard's latest quarter, read from its headline card.
+async function trustAnswers(page) {
+  const text = await page.locator('.qsmo-card').first().textContent();
+  const m = text.match(/Thumbs up from (\d+) of (\d+) people/);
+  return m ? Number(m[2]) : 0;
 }
 
 describe('marketplace', { skip }, () => {
@@ -83,6 +93,7 @@ describe('marketplace', { skip }, () => {
     await screenshot(page, 'marketplace-compare');
     await table.getByRole('link', { name: 'Bluewater Incident Response Retainer', exact: true }).click();
     await visit(page, null, 'offering');
+    state.offering = new URL(page.url()).pathname;
     await page.getByRole('link', { name: 'Request this offering' }).click();
     await visit(page, null, 'request-form');
     await tick(page, 'radio', /^Advanced:/);
@@ -184,5 +195,56 @@ describe('marketplace', { skip }, () => {
     const office = pages.office;
     await visit(office, '/marketplace/dashboard/office', 'office-dashboard');
     await screenshot(office, 'marketplace-office-dashboard');
+  });
+
+  test('the agency answers the survey about getting started', async () => {
+    const office = pages.office;
+    await visit(office, '/cx', 'cx-dashboard-before');
+    state.answers = await trustAnswers(office);
+
+    const analyst = await as('analyst', 'analyst@energy.example.gov');
+    await visit(analyst, '/notifications', 'analyst-notifications');
+    await analyst.getByRole('link', { name: /A one-minute survey about Bluewater Incident Response Retainer/ }).first().click();
+    await visit(analyst, null, 'execution-survey');
+    await choose(analyst, 'radio', /Thumbs down/);
+    const notWell = analyst.getByRole('group', { name: /What didn.t go so well\?/ });
+    const box = notWell.getByRole('checkbox', { name: /^Efficiency/ });
+    await analyst.locator(`label[for="${await box.getAttribute('id')}"]`).click();
+    assert.ok(await box.isChecked(), 'Efficiency ticked');
+    await analyst.getByLabel(/Is there anything else you would like to tell us\?/).fill('Onboarding took three weeks; the checklist had steps we could not see.');
+    await analyst.getByRole('button', { name: 'Send my answers' }).click();
+    await analyst.getByRole('heading', { name: 'Thank you for your answers' }).waitFor();
+    await visit(analyst, null, 'execution-survey-thanks');
+  });
+
+  test('the office sees the answer and posts a "you said, we did" entry', async () => {
+    const office = pages.office;
+    await visit(office, '/cx', 'cx-dashboard-after');
+    assert.equal(await trustAnswers(office), state.answers + 1, 'the answer counts on the CX dashboard');
+    await visit(office, '/cx/changes/new', 'cx-change-new');
+    await office.getByLabel('Title', { exact: true }).fill('Incident response onboarding checklist shared with agencies');
+    await office.getByLabel('You said, we did').fill('You told us onboarding steps were hidden from you. Agencies now see the provider’s checklist and its progress on the order page.');
+    await office.getByLabel('What changed').selectOption('offering');
+    await office.getByLabel('Name of the change').fill('Bluewater Incident Response Retainer');
+    await office.getByRole('textbox', { name: /^Link/ }).fill(state.offering);
+    await office.getByRole('combobox', { name: /^Service/ }).selectOption('incident-management');
+    await office.getByLabel('What was measured').fill('Days from signature to active service');
+    await office.getByLabel(/^Before/).fill('21');
+    await office.getByLabel(/^After/).fill('9');
+    await office.getByRole('textbox', { name: /^Unit/ }).fill('days');
+    await choose(office, 'radio', /Every agency and provider/);
+    await office.getByRole('button', { name: 'Publish the entry' }).click();
+    await office.getByText('The entry is published').waitFor();
+    await visit(office, null, 'cx-change');
+  });
+
+  test('the agency sees the entry on its dashboard', async () => {
+    const buyer = pages.buyer;
+    await visit(buyer, '/', 'agency-home');
+    await buyer.getByRole('heading', { name: 'You said, we did: Incident response onboarding checklist shared with agencies' }).waitFor();
+    await buyer.getByRole('link', { name: /Read what changed/ }).first().click();
+    await visit(buyer, null, 'agency-change');
+    await buyer.getByText('Days from signature to active service').first().waitFor();
+    await screenshot(buyer, 'marketplace-you-said-we-did');
   });
 });
