@@ -57,6 +57,10 @@ func TestCommands(t *testing.T) {
 		if code != 1 || !strings.Contains(errs, "--org and --role are required") {
 			t.Fatalf("missing role: %d %q", code, errs)
 		}
+		code, _, errs = qsmo(t, append([]string{"token", "create", "--org", "office", "--role", "office-admin", "--name", "Typo"}, dd...)...)
+		if code != 1 || !strings.Contains(errs, "Choose a role: office_admin, office_analyst,") {
+			t.Fatalf("unknown role: %d %q", code, errs)
+		}
 	})
 
 	t.Run("backup writes a consistent copy", func(t *testing.T) {

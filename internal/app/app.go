@@ -26,6 +26,7 @@ import (
 	"github.com/qsmo/qsmo/internal/demo"
 	"github.com/qsmo/qsmo/internal/identity"
 	"github.com/qsmo/qsmo/internal/identity/oidc"
+	"github.com/qsmo/qsmo/internal/marketplace"
 	"github.com/qsmo/qsmo/internal/notify"
 	"github.com/qsmo/qsmo/internal/pdns"
 	"github.com/qsmo/qsmo/internal/portal"
@@ -41,6 +42,9 @@ type App struct {
 	Log      *slog.Logger
 	DB       *db.DB
 	Identity *identity.Service
+	// Market is the marketplace; other areas plug into its Hook (lifecycle
+	// stages), CX (trust scores) and provisioners.
+	Market *marketplace.Service
 	// DNS is the Protective DNS service; its Node is nil when --dns-addr
 	// is empty.
 	DNS      *pdns.Service
@@ -148,11 +152,25 @@ func NewWithDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logg
 	pdns.NewHandlers(a.DNS, kit).Register(kit.Router)
 	a.demoLoaders = append(a.demoLoaders, a.DNS.DemoLoader())
 
+	market := marketplace.New(d, svc.Authz, log)
+	market.PublicURL = cfg.PublicURL()
+	a.Market = market
+	marketplace.NewHandlers(market, kit, cfg.OfficeName).Register(kit.Router)
+
 	a.CX = cx.New(d, svc.Authz, log)
 	a.CX.OfficeName = cfg.OfficeName
 	a.CX.PublicURL = func() string { return svc.PublicURL }
 	cx.NewHandlers(a.CX, kit).Register(kit.Router)
-	a.demoLoaders = append(a.demoLoaders, cx.DemoLoader(a.CX))
+	a.connectMarketCX()
+	a.connectMarketDNS()
+
+	// The marketplace's demo comes first: CX's demo surveys refer to its
+	// catalog.
+	a.demoLoaders = append(a.demoLoaders, market.DemoLoader, cx.DemoLoader(a.CX))
+	a.workers = append(a.workers, market.Run)
+	if m := a.dnsMeter(); m != nil {
+		a.workers = append(a.workers, m.Run)
+	}
 
 	if cfg.SMTPAddr != "" {
 		sender := &notify.Sender{DB: d, SMTP: notify.SMTPConfig{Addr: cfg.SMTPAddr, User: cfg.SMTPUser, Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS}, Log: log}
@@ -291,14 +309,15 @@ func (a *App) Serve(ctx context.Context) error {
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	<-done
-	// The portal (and DNS over HTTPS on it) is closed: stop the resolver's
-	// listeners, then flush and seal its query log.
-	if derr := a.stopDNS(); derr != nil {
-		a.Log.Warn("dns shutdown", "err", derr)
-	}
+	// The portal (and DNS over HTTPS on it) is closed; the workers (the DNS
+	// meter reads the query log) stop next; then the resolver's listeners
+	// stop and its query log is flushed and sealed.
 	stopWorkers()
 	for range n {
 		<-finished
+	}
+	if derr := a.stopDNS(); derr != nil {
+		a.Log.Warn("dns shutdown", "err", derr)
 	}
 	a.Log.Info("stopped")
 	return err

@@ -165,6 +165,15 @@ func (a *App) ServeDNS(ctx context.Context) error {
 	case a.listening() <- ln.Addr().String():
 	default:
 	}
+	// The node reports its own agencies' queries for chargeback.
+	meterCtx, stopMeter := context.WithCancel(ctx)
+	meterDone := make(chan struct{})
+	go func() {
+		defer close(meterDone)
+		if m := a.dnsMeter(); m != nil {
+			m.Run(meterCtx)
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() {
 		var err error
@@ -191,6 +200,8 @@ func (a *App) ServeDNS(ctx context.Context) error {
 	} else {
 		_ = srv.Shutdown(sctx)
 	}
+	stopMeter()
+	<-meterDone
 	if err := a.stopDNS(); err != nil {
 		a.Log.Warn("dns node shutdown", "err", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/qsmo/qsmo/internal/db"
 	"github.com/qsmo/qsmo/internal/id"
 	"github.com/qsmo/qsmo/internal/identity"
+	"github.com/qsmo/qsmo/internal/marketplace"
 	"github.com/qsmo/qsmo/internal/notify"
 	"github.com/qsmo/qsmo/internal/web"
 )
@@ -67,8 +68,9 @@ func isolationFixtures(t *testing.T, e *apptest.Env) map[string]paramFixture {
 	if err != nil || len(blocks) == 0 {
 		t.Fatalf("no demo DNS global block: %v", err)
 	}
+	market := marketFixtures(t, e)
 	cxf := cxFixtures(t, e, officeAdmin)
-	return map[string]paramFixture{
+	fixtures := map[string]paramFixture{
 		"feed":       {feeds[0].ID, id.New("fed")},
 		"block":      {blocks[0].ID, id.New("gbl")},
 		"org":        {treasury.ID, id.New("org")},
@@ -83,6 +85,51 @@ func isolationFixtures(t *testing.T, e *apptest.Env) map[string]paramFixture {
 		"survey_invitation": {cxf.invitation, id.New("cxi")},
 		"feedback":          {cxf.feedback, id.New("fbk")},
 		"change":            {cxf.change, id.New("ysw")},
+	}
+	for k, v := range market {
+		fixtures[k] = v
+	}
+	return fixtures
+}
+
+// marketFixtures are marketplace records neither the Energy nor the
+// Northwind test users may see: the Treasury's assessment, order (with a
+// Federal Cyber Shared Services Center offering, onboarding, with tasks),
+// subscription and its proposed modification, exception request and
+// statement, all from the demo data; a draft offering of Bluewater with a
+// document; the office's draft standard and one of its requirements.
+func marketFixtures(t *testing.T, e *apptest.Env) map[string]paramFixture {
+	t.Helper()
+	ctx, d := e.Ctx, e.App.DB
+	treasury := e.World.Agencies["treasury"].ID
+	one := func(what, query string, args ...any) string {
+		var v string
+		if err := d.QueryRowContext(ctx, query, args...).Scan(&v); err != nil {
+			t.Fatalf("isolation fixture %s: %v (the marketplace demo data should hold one)", what, err)
+		}
+		return v
+	}
+	offering := one("draft offering", "SELECT id FROM market_offerings WHERE status = 'draft' AND provider_org_id = ?", e.World.Providers["bluewater"].ID)
+	f, err := e.App.Market.UploadFile(ctx, e.SignInPrincipal("admin@bluewater.example.com"), marketplace.UploadInput{OfferingID: offering,
+		Purpose: marketplace.FileDocument, Meta: marketplace.FileMeta{Name: "treasury-pilot-plan.txt"}, Data: []byte("Department of the Treasury pilot plan")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := one("order", "SELECT id FROM market_orders WHERE agency_org_id = ? AND state = 'provisioning'", treasury)
+	standard := one("draft standard", "SELECT id FROM market_standards WHERE status = 'draft'")
+	sub := one("subscription", "SELECT s.id FROM market_subscriptions s JOIN market_modifications m ON m.subscription_id = s.id WHERE s.agency_org_id = ?", treasury)
+	return map[string]paramFixture{
+		"offering":     {offering, id.New("off")},
+		"file":         {f.ID, id.New("fil")},
+		"standard":     {standard, id.New("std")},
+		"requirement":  {one("requirement", "SELECT id FROM market_requirements WHERE standard_id = ?", standard), id.New("req")},
+		"assessment":   {one("assessment", "SELECT id FROM market_assessments WHERE agency_org_id = ?", treasury), id.New("asm")},
+		"order":        {order, id.New("ord")},
+		"task":         {one("task", "SELECT id FROM market_order_tasks WHERE order_id = ?", order), id.New("tsk")},
+		"subscription": {sub, id.New("sub")},
+		"modification": {one("modification", "SELECT id FROM market_modifications WHERE subscription_id = ?", sub), id.New("mod")},
+		"exception":    {one("exception", "SELECT id FROM market_exceptions WHERE agency_org_id = ?", treasury), id.New("exc")},
+		"statement":    {one("statement", "SELECT id FROM market_statements WHERE agency_org_id = ?", treasury), id.New("stm")},
 	}
 }
 

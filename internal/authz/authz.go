@@ -165,6 +165,56 @@ func (a *Authorizer) Check(ctx context.Context, p *Principal, perm Permission, o
 	return apperr.NotFoundf("Record")
 }
 
+// CheckMember decides whether p may exercise perm as a member of orgID:
+// through a role held in orgID itself or, when orgID is an agency, in one of
+// its ancestor agencies. Unlike Check, an office role's reach over every
+// organization and a provider's engagements do not count, because accepting
+// a quote or signing an agreement is done by the organization's own people.
+// It returns nil when allowed, NotFound when orgID is outside everything p
+// can see, and Forbidden when p can see it but does not act for it with perm.
+func (a *Authorizer) CheckMember(ctx context.Context, p *Principal, perm Permission, orgID string) error {
+	if p == nil {
+		return apperr.New(apperr.Unauthorized, "Sign in to continue.")
+	}
+	info, found, err := a.Dir.OrgInfo(ctx, orgID)
+	if err != nil {
+		return apperr.Wrap(err, "authz: look up org")
+	}
+	if !found {
+		return apperr.NotFoundf("Record")
+	}
+	visible := false
+	for _, m := range p.Memberships {
+		member := m.OrgID == info.ID
+		if !member && info.Kind == Agency && m.OrgKind == Agency {
+			for _, anc := range info.Ancestors {
+				if anc == m.OrgID {
+					member = true
+					break
+				}
+			}
+		}
+		if member {
+			if m.Role.Has(perm) {
+				return nil
+			}
+			visible = true
+			continue
+		}
+		if !visible {
+			inScope, err := a.inScope(ctx, m, perm, info)
+			if err != nil {
+				return err
+			}
+			visible = inScope
+		}
+	}
+	if visible {
+		return apperr.New(apperr.Forbidden, "Only people of that organization with the right role can do this.")
+	}
+	return apperr.NotFoundf("Record")
+}
+
 // Can is Check as a boolean, for showing or hiding buttons.
 func (a *Authorizer) Can(ctx context.Context, p *Principal, perm Permission, orgID string) bool {
 	return a.Check(ctx, p, perm, orgID) == nil

@@ -201,3 +201,33 @@ func TestEveryRoleBelongsToAKind(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckMember(t *testing.T) {
+	a := fixture()
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		p    *Principal
+		perm Permission
+		org  string
+		want apperr.Code
+	}{
+		{"agency approver signs for own agency", who(AgencyApprover, "agencyA", Agency), MarketAgreementSign, "agencyA", ""},
+		{"parent agency approver signs for a sub-organization", who(AgencyApprover, "agencyA", Agency), MarketAgreementSign, "agencyA-sub", ""},
+		{"sub-organization approver cannot sign for the parent", who(AgencyApprover, "agencyA-sub", Agency), MarketAgreementSign, "agencyA", apperr.NotFound},
+		{"agency buyer lacks the signature", who(AgencyBuyer, "agencyA", Agency), MarketAgreementSign, "agencyA", apperr.Forbidden},
+		{"office admin sees but does not sign for an agency", who(OfficeAdmin, "office", Office), MarketAgreementSign, "agencyA", apperr.Forbidden},
+		{"office admin signs for the office", who(OfficeAdmin, "office", Office), MarketAgreementSign, "office", ""},
+		{"provider admin signs for its provider", who(ProviderAdmin, "prov1", Provider), MarketAgreementSign, "prov1", ""},
+		{"engaged provider does not sign for the agency", who(ProviderAdmin, "prov1", Provider), MarketAgreementSign, "agencyA", apperr.NotFound},
+		{"another agency is not found", who(AgencyAdmin, "agencyB", Agency), MarketOrderApprove, "agencyA", apperr.NotFound},
+		{"anonymous must sign in", nil, MarketOrderApprove, "agencyA", apperr.Unauthorized},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := apperr.CodeOf(a.CheckMember(ctx, c.p, c.perm, c.org)); got != c.want {
+				t.Errorf("CheckMember code %q, want %q", got, c.want)
+			}
+		})
+	}
+}

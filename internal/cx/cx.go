@@ -250,6 +250,8 @@ type Service struct {
 	// RepeatGuard is how long the office must wait before sending the same
 	// organization the same survey again by hand (survey fatigue).
 	RepeatGuard time.Duration
+
+	trust trustCache // see trustByOffering
 }
 
 // New returns a Service with defaults.

@@ -11,6 +11,8 @@ import (
 	"github.com/qsmo/qsmo/internal/authz"
 	"github.com/qsmo/qsmo/internal/cx/a11"
 	"github.com/qsmo/qsmo/internal/db"
+	"sync"
+	"sync/atomic"
 )
 
 // Dimension is what scores are grouped by.
@@ -341,25 +343,71 @@ func (s *Service) OfferingTrust(ctx context.Context, offeringIDs []string) (map[
 	if len(offeringIDs) == 0 {
 		return out, nil
 	}
+	all, err := s.trustByOffering(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, oid := range offeringIDs {
+		if t, ok := all[oid]; ok {
+			out[oid] = t
+		}
+	}
+	return out, nil
+}
+
+// trustTTL is how long the trust of every offering is reused: storefront
+// cards and comparisons read it on every request. Answers given through
+// this process show at once; another replica's within trustTTL.
+const trustTTL = 5 * time.Second
+
+// tallyWrites counts this process's changes to cx_tallies, so cached
+// figures know they are out of date.
+var tallyWrites atomic.Int64
+
+type trustCache struct {
+	mu     sync.Mutex
+	at     time.Time
+	writes int64
+	from   a11.Quarter
+	to     a11.Quarter
+	m      map[string]a11.Tally
+}
+
+// trustByOffering returns the tallies of every rated offering over the
+// default range, from a cache of at most trustTTL. The returned map is
+// shared: callers must not change it.
+func (s *Service) trustByOffering(ctx context.Context) (map[string]a11.Tally, error) {
 	f := ReportFilter{}
-	f.normalize(s.DB.Now())
-	in, args := inClause("c.offering_id", offeringIDs)
+	now := s.DB.Now()
+	f.normalize(now)
+	c := &s.trust
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	writes := tallyWrites.Load()
+	if c.m != nil && c.writes == writes && c.from == f.From && c.to == f.To && now.Sub(c.at) < trustTTL && !now.Before(c.at) {
+		return c.m, nil
+	}
 	query := `SELECT c.offering_id, ` + tallySums("c") + ` FROM cx_tallies c
-		WHERE c.quarter >= ? AND c.quarter <= ? AND ` + in + ` GROUP BY c.offering_id HAVING SUM(c.responses) > 0`
-	rows, err := s.DB.QueryContext(ctx, query, append([]any{f.From.String(), f.To.String()}, args...)...)
+		WHERE c.quarter >= ? AND c.quarter <= ? AND c.offering_id <> '' GROUP BY c.offering_id HAVING SUM(c.responses) > 0`
+	rows, err := s.DB.QueryContext(ctx, query, f.From.String(), f.To.String())
 	if err != nil {
 		return nil, fmt.Errorf("cx: offering trust: %w", err)
 	}
 	defer rows.Close()
+	m := map[string]a11.Tally{}
 	for rows.Next() {
 		var oid string
 		var t a11.Tally
 		if err := rows.Scan(append([]any{&oid}, tallyDest(&t)...)...); err != nil {
 			return nil, fmt.Errorf("cx: scan offering trust: %w", err)
 		}
-		out[oid] = t
+		m[oid] = t
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	c.m, c.at, c.writes, c.from, c.to = m, now, writes, f.From, f.To
+	return m, nil
 }
 
 // FeedbackStats summarizes open feedback for dashboards.

@@ -84,6 +84,7 @@ const cellWhere = "quarter = ? AND stage = ? AND service_area = ? AND provider_i
 
 // startTally counts the people a new survey was offered to in its cell.
 func startTally(ctx context.Context, tx *db.Tx, sv Survey, offered int) error {
+	tallyWrites.Add(1)
 	_, err := tx.ExecContext(ctx, `INSERT INTO cx_tallies (quarter, stage, service_area, provider_id, offering_id, service_name, offering_name, offered)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (quarter, stage, service_area, provider_id, offering_id) DO UPDATE SET offered = cx_tallies.offered + excluded.offered,
@@ -97,6 +98,7 @@ func startTally(ctx context.Context, tx *db.Tx, sv Survey, offered int) error {
 
 // addToTally counts one answer to sv in its cell.
 func addToTally(ctx context.Context, tx *db.Tx, sv Survey, a a11.Answer) error {
+	tallyWrites.Add(1)
 	var t a11.Tally
 	t.Add(a)
 	sets := make([]string, len(tallyColumns))

@@ -58,7 +58,7 @@ func (s *Service) Invite(ctx context.Context, p *authz.Principal, in InviteInput
 		errs["name"] = "Enter a name of up to 120 characters."
 	}
 	if !in.Role.Valid() {
-		errs["role"] = "Choose a role."
+		errs["role"] = "Choose a role: " + roleNames(authz.AllRoles()) + "."
 	}
 	if err := s.Authz.Check(ctx, p, authz.UserManage, in.OrgID); err != nil {
 		return InviteResult{}, err

@@ -93,7 +93,7 @@ func validateTokenInput(in *TokenInput) error {
 		errs["name"] = "Name the token after what uses it, such as “Ticketing integration” (up to 100 characters)."
 	}
 	if !in.Role.Valid() {
-		errs["role"] = "Choose a role."
+		errs["role"] = "Choose a role: " + roleNames(authz.AllRoles()) + "."
 	}
 	if in.ExpiresIn < 0 || in.ExpiresIn > 3*365*24*time.Hour {
 		errs["expires_in"] = "Choose an expiry of up to three years, or none."

@@ -232,7 +232,8 @@ func plural(n int, unit string) string {
 
 // MustViews parses every *.html file of fsys as a page (each defines
 // "content", and may define "title" hints), together with the shared layout
-// and partials. A parse error is a programming error and panics at start.
+// and partials; files named _*.html define partials shared by the package's
+// pages. A parse error is a programming error and panics at start.
 func (k *Kit) MustViews(fsys fs.FS) *Views {
 	base := template.Must(template.New("layout").Funcs(Funcs()).ParseFS(layoutFS, "templates/*.html"))
 	v := &Views{kit: k, pages: map[string]*template.Template{}}
@@ -250,7 +251,22 @@ func (k *Kit) MustViews(fsys fs.FS) *Views {
 	if len(files) == 0 {
 		files, _ = fs.Glob(fsys, "templates/*.html")
 	}
+	// Files whose names start with "_" hold partials shared by the
+	// package's pages; every other file is a page.
 	for _, f := range files {
+		if !strings.HasPrefix(path.Base(f), "_") {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			panic(err)
+		}
+		template.Must(base.New(path.Base(f)).Parse(string(b)))
+	}
+	for _, f := range files {
+		if strings.HasPrefix(path.Base(f), "_") {
+			continue
+		}
 		t := template.Must(base.Clone())
 		b, err := fs.ReadFile(fsys, f)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/qsmo/qsmo/internal/apperr"
 )
@@ -173,5 +174,21 @@ func TestRedactPath(t *testing.T) {
 		if got := redactPath(in); got != want {
 			t.Errorf("redactPath(%q) = %q", in, got)
 		}
+	}
+}
+
+func TestViewsSharePackagePartials(t *testing.T) {
+	k := New(Options{CookieKey: []byte("0123456789abcdef0123456789abcdef")}, nil, nil)
+	v := k.MustViews(fstest.MapFS{
+		"templates/_parts.html": {Data: []byte(`{{define "badge"}}<span class="badge">{{.}}</span>{{end}}`)},
+		"templates/page.html":   {Data: []byte(`{{define "content"}}{{template "badge" "overdue"}}{{end}}`)},
+	})
+	if _, ok := v.pages["_parts"]; ok {
+		t.Error("a partials file became a page")
+	}
+	rec := httptest.NewRecorder()
+	v.Render(rec, httptest.NewRequest(http.MethodGet, "/", nil), http.StatusOK, "page", Page{Title: "T"})
+	if !strings.Contains(rec.Body.String(), `<span class="badge">overdue</span>`) {
+		t.Errorf("partial not rendered: %s", rec.Body.String())
 	}
 }

@@ -7,11 +7,15 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +25,6 @@ import (
 	"github.com/qsmo/qsmo/internal/authz"
 	"github.com/qsmo/qsmo/internal/config"
 	"github.com/qsmo/qsmo/internal/db"
-	"github.com/qsmo/qsmo/internal/db/dbtest"
 	"github.com/qsmo/qsmo/internal/demo"
 	"github.com/qsmo/qsmo/internal/identity"
 	"github.com/qsmo/qsmo/internal/identity/password"
@@ -40,36 +43,156 @@ type Env struct {
 	Ctx   context.Context
 }
 
-// New starts qsmo on SQLite with the demo data.
+// New starts qsmo on SQLite with the demo data. The demo data is made once
+// per test binary and each Env starts from a copy of that database (the
+// service areas' demo loaders take most of a second, many times that under
+// the race detector); every Env still has a database of its own.
 func New(t testing.TB) *Env {
-	return NewOn(t, dbtest.SQLite(t))
+	t.Helper()
+	seeded.once.Do(seedTemplate)
+	if seeded.err != nil {
+		t.Fatalf("apptest: demo database: %v", seeded.err)
+	}
+	path := filepath.Join(t.TempDir(), "test.db")
+	if err := os.WriteFile(path, seeded.db, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := t.TempDir()
+	for name, b := range seeded.files {
+		f := filepath.Join(dataDir, name)
+		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := db.OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	w := seeded.world
+	w.Agencies, w.Providers, w.Users = maps.Clone(w.Agencies), maps.Clone(w.Providers), maps.Clone(w.Users)
+	return start(t, d, dataDir, &w)
+}
+
+// seeded is the demo database New copies.
+var seeded struct {
+	once  sync.Once
+	db    []byte
+	files map[string][]byte // the data directory (DNS query log, feeds) by relative path
+	world demo.World
+	err   error
+}
+
+func seedTemplate() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "qsmo-apptest-")
+	if err != nil {
+		seeded.err = err
+		return
+	}
+	defer os.RemoveAll(dir)
+	dataDir := filepath.Join(dir, "data")
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		seeded.err = err
+		return
+	}
+	d, err := db.OpenSQLite(ctx, filepath.Join(dir, "seed.db"))
+	if err != nil {
+		seeded.err = err
+		return
+	}
+	defer d.Close() // also closed by the app's Close; closing twice is harmless
+	if _, err := d.Migrate(ctx); err != nil {
+		seeded.err = err
+		return
+	}
+	a, log, err := newApp(ctx, d, dataDir)
+	if err != nil {
+		seeded.err = err
+		return
+	}
+	w, _, err := demo.Seed(ctx, a.Identity, Password, log, a.DemoLoaders()...)
+	if err != nil {
+		seeded.err = err
+		return
+	}
+	// VACUUM INTO writes a consistent, compact copy including what is still
+	// in the write-ahead log.
+	snap := filepath.Join(dir, "snapshot.db")
+	if _, err := d.ExecContext(ctx, "VACUUM INTO ?", snap); err != nil {
+		seeded.err = err
+		return
+	}
+	if seeded.db, err = os.ReadFile(snap); err != nil {
+		seeded.err = err
+		return
+	}
+	if err := a.Close(); err != nil { // seals the DNS query log
+		seeded.err = err
+		return
+	}
+	seeded.files = map[string][]byte{}
+	err = filepath.WalkDir(dataDir, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dataDir, path)
+		seeded.files[rel] = b
+		return err
+	})
+	if err != nil {
+		seeded.err = err
+		return
+	}
+	seeded.world = *w
+}
+
+// newApp wires qsmo on d with cheap password hashing.
+func newApp(ctx context.Context, d *db.DB, dataDir string) (*app.App, *slog.Logger, error) {
+	cfg, _, err := config.Load("serve", []string{"data-dir"}, []string{"--data-dir", dataDir}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := app.NewWithDB(ctx, cfg, d, log, io.Discard)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Cheap argon2id parameters: these tests exercise flows, the password
+	// package tests the real parameters.
+	a.Identity.Hasher, err = password.NewHasher(password.Options{Params: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
+	// A few hours of DNS query history are enough for tests (each hour of
+	// the log is a file written and synced).
+	a.DNS.DemoHistory = 6 * time.Hour
+	return a, log, err
 }
 
 // NewOn starts qsmo on the given database with the demo data.
 func NewOn(t testing.TB, d *db.DB) *Env {
 	t.Helper()
+	return start(t, d, t.TempDir(), nil)
+}
+
+// start wires qsmo on d and dataDir and serves it; with w nil it first
+// fills d with the demo data.
+func start(t testing.TB, d *db.DB, dataDir string, w *demo.World) *Env {
+	t.Helper()
 	ctx := context.Background()
-	cfg, _, err := config.Load("serve", []string{"data-dir"}, []string{"--data-dir", t.TempDir()}, func(string) string { return "" }, io.Discard)
+	a, log, err := newApp(ctx, d, dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := app.NewWithDB(ctx, cfg, d, log, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Cheap argon2id parameters: these tests exercise flows, the password
-	// package tests the real parameters.
-	a.Identity.Hasher, err = password.NewHasher(password.Options{Params: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A few hours of DNS query history are enough for tests (each hour of
-	// the log is a file written and synced).
-	a.DNS.DemoHistory = 6 * time.Hour
-	w, _, err := demo.Seed(ctx, a.Identity, Password, log, a.DemoLoaders()...)
-	if err != nil {
-		t.Fatal(err)
+	if w == nil {
+		if w, _, err = demo.Seed(ctx, a.Identity, Password, log, a.DemoLoaders()...); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Registered after the database's cleanup, so it runs first: the DNS
 	// query log is sealed before the database closes.

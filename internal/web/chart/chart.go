@@ -155,14 +155,17 @@ func (c Chart) top() float64 {
 	return top
 }
 
-// NiceMax rounds m up to 1, 2, 2.5 or 5 times a power of ten, so axis
-// ticks at quarters of it read well. It returns 1 for m <= 0.
+// NiceMax rounds m up to the next of 1, 1.2, 1.6, 2, 2.4, 3, 4, 6 or 8
+// times a power of ten: each is four times a number of at most two
+// significant digits, so the gridlines at quarters of it read well (6, 12,
+// 18, 24; never 6.25), and the top is at most 1.5 times m. It returns 1 for
+// m <= 0.
 func NiceMax(m float64) float64 {
 	if m <= 0 || math.IsNaN(m) || math.IsInf(m, 0) {
 		return 1
 	}
 	p := math.Pow(10, math.Floor(math.Log10(m)))
-	for _, f := range []float64{1, 2, 2.5, 5, 10} {
+	for _, f := range []float64{1, 1.2, 1.6, 2, 2.4, 3, 4, 6, 8, 10} {
 		if f*p >= m*(1-1e-12) {
 			return f * p
 		}

@@ -162,9 +162,17 @@ func TestWholeAxis(t *testing.T) {
 }
 
 func TestNiceMax(t *testing.T) {
-	for in, want := range map[float64]float64{0: 1, 0.3: 0.5, 1: 1, 7: 10, 12: 20, 21: 25, 26: 50, 99: 100, 101: 200, 2400: 2500} {
-		if got := NiceMax(in); math.Abs(got-want) > 1e-9 {
+	for in, want := range map[float64]float64{0: 1, 0.3: 0.3, 1: 1, 7: 8, 12: 12, 21: 24, 26: 30, 45: 60, 99: 100, 101: 120, 2400: 2400, 2500: 3000} {
+		got := NiceMax(in)
+		if math.Abs(got-want) > 1e-9 {
 			t.Errorf("NiceMax(%v) = %v, want %v", in, got, want)
+		}
+		// Gridlines at quarters of the top need at most two significant
+		// digits (6, 7.5, 15, not 6.25).
+		q := got / 4
+		scaled := q / math.Pow(10, math.Floor(math.Log10(q))-1)
+		if math.Abs(scaled-math.Round(scaled)) > 1e-9 {
+			t.Errorf("NiceMax(%v) = %v: a quarter is %v", in, got, q)
 		}
 	}
 }
