@@ -62,8 +62,6 @@ const (
 	maxFallbackResponse = 64 << 20
 )
 
-var h2Preface = []byte(http2.ClientPreface)
-
 // h2conn is one HTTP/2 connection.
 type h2conn struct {
 	s   *DoHServer
