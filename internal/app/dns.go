@@ -16,6 +16,7 @@ import (
 
 	"github.com/qsmo/qsmo/internal/pdns"
 	"github.com/qsmo/qsmo/internal/pdns/querylog"
+	"github.com/qsmo/qsmo/internal/pdns/resolver"
 )
 
 // wireDNS adds Protective DNS: the service and its pages always (policy
@@ -108,8 +109,11 @@ func (a *App) stopDNS() error {
 
 // ServeDNS runs only the resolver role (qsmo dns): the node, and an HTTP
 // listener on --http-addr with DNS over HTTPS, health, readiness and
-// metrics. It reads the policy from the shared database and follows its
-// changes. It returns when ctx ends, after a graceful shutdown.
+// metrics. With TLS the listener is the engine's own DoH server (its
+// HTTP/2 path answers DoH without net/http's per-request goroutines and
+// writes); without, net/http serves it behind the operator's TLS proxy. It
+// reads the policy from the shared database and follows its changes. It
+// returns when ctx ends, after a graceful shutdown.
 func (a *App) ServeDNS(ctx context.Context) error {
 	if a.DNS.Node == nil {
 		return errors.New("qsmo dns needs --dns-addr")
@@ -118,9 +122,6 @@ func (a *App) ServeDNS(ctx context.Context) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	doh := a.DNS.Node.DoHHandler()
-	mux.Handle("/dns-query", doh)
-	mux.Handle("/dns-query/", doh)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.DB.Ping(r.Context()); err != nil {
@@ -138,7 +139,18 @@ func (a *App) ServeDNS(ctx context.Context) error {
 		_ = a.stopDNS()
 		return err
 	}
-	srv.TLSConfig = tlsConf
+	var dohSrv *resolver.DoHServer
+	if tlsConf != nil {
+		dohSrv, err = a.DNS.Node.Engine().NewDoHServer(resolver.DoHServerConfig{TLS: tlsConf, Fallback: mux, IdleTimeout: 2 * time.Minute})
+		if err != nil {
+			_ = a.stopDNS()
+			return err
+		}
+	} else {
+		doh := a.DNS.Node.DoHHandler()
+		mux.Handle("/dns-query", doh)
+		mux.Handle("/dns-query/", doh)
+	}
 	ln, err := listen(a.Cfg.HTTPAddr)
 	if err != nil {
 		_ = a.stopDNS()
@@ -165,8 +177,8 @@ func (a *App) ServeDNS(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() {
 		var err error
-		if tlsConf != nil {
-			err = srv.ServeTLS(ln, "", "")
+		if dohSrv != nil {
+			err = dohSrv.Serve(ln)
 		} else {
 			err = srv.Serve(ln)
 		}
@@ -183,7 +195,11 @@ func (a *App) ServeDNS(ctx context.Context) error {
 	a.Log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
+	if dohSrv != nil {
+		_ = dohSrv.Shutdown(sctx)
+	} else {
+		_ = srv.Shutdown(sctx)
+	}
 	stopMeter()
 	<-meterDone
 	if err := a.stopDNS(); err != nil {

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/qsmo/qsmo/internal/actor"
 	"github.com/qsmo/qsmo/internal/app"
 	"github.com/qsmo/qsmo/internal/authz"
@@ -321,5 +323,113 @@ func TestDNSOff(t *testing.T) {
 	}
 	if _, err := a.DNS.SearchQueries(ctx, admin, ag.ID, querylog.Filter{}); err != pdns.ErrNoQueryLog {
 		t.Fatalf("search without a query log: %v", err)
+	}
+}
+
+// TestDNSNodeServesDoHBesideItsPages runs the resolver role alone (qsmo
+// dns) with TLS on the portal's database: its listener answers DNS over
+// HTTPS to kdig and to Go's HTTP/2 client, GET and POST, with the shared
+// agencies (the Treasury's egress 127.0.0.2 is served, an unknown address
+// refused; the demo's loopback agency is the portal's alone), and serves
+// health, readiness and metrics beside it, over HTTP/2 and HTTP/1.1.
+func TestDNSNodeServesDoHBesideItsPages(t *testing.T) {
+	p := startDNSProduct(t)
+	cfg, _, err := config.Load("dns", []string{"data-dir", "http-addr", "tls-self-signed", "dns-addr", "dot-addr", "dns-upstream"},
+		[]string{"--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0", "--tls-self-signed", "--dns-addr", "127.0.0.1:0", "--dot-addr", "127.0.0.1:0",
+			"--dns-upstream", p.up.UDPSpec()}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := app.NewWithDB(context.Background(), cfg, p.app.DB, quietLog(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- node.ServeDNS(ctx) }()
+	var addr string
+	select {
+	case addr = <-node.Listening():
+	case err := <-done:
+		t.Fatalf("qsmo dns: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("qsmo dns did not listen")
+	}
+	defer func() {
+		stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("graceful stop: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("qsmo dns did not stop")
+		}
+	}()
+	base := "https://" + addr
+
+	t.Run("kdig, GET and POST", func(t *testing.T) {
+		kdig := testenv.LookPath(t, "kdig")
+		host, port := hostPort(addr)
+		for _, method := range []string{"+https", "+https-get"} {
+			if rc, a := lookup(t, kdig, "@"+host, "-p", port, "-b", "127.0.0.2", method, "www.example.test", "A", "+retry=0", "+time=3"); rc != "NOERROR" || a != "192.0.2.10" {
+				t.Errorf("%s: the Treasury got %s %q", method, rc, a)
+			}
+			if rc, _ := lookup(t, kdig, "@"+host, "-p", port, "-b", "127.0.0.5", method, "www.example.test", "A", "+retry=0", "+time=3"); rc != "REFUSED" {
+				t.Errorf("%s: an unknown address got %s", method, rc)
+			}
+		}
+	})
+	for _, h2 := range []bool{true, false} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: h2, // #nosec G402 -- the test's own self-signed certificate
+			DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}
+		if !h2 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		}
+		c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		proto := map[bool]int{true: 2, false: 1}[h2]
+		get := func(t *testing.T, path string) (int, string) {
+			t.Helper()
+			res, err := c.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			if res.ProtoMajor != proto {
+				t.Fatalf("%s: served as HTTP/%d", path, res.ProtoMajor)
+			}
+			return res.StatusCode, string(b)
+		}
+		t.Run(fmt.Sprintf("HTTP/%d pages", proto), func(t *testing.T) {
+			if st, b := get(t, "/healthz"); st != 200 || b != "ok\n" {
+				t.Errorf("/healthz: %d %q", st, b)
+			}
+			if st, b := get(t, "/readyz"); st != 200 || b != "ready\n" {
+				t.Errorf("/readyz: %d %q", st, b)
+			}
+			if st, b := get(t, "/metrics"); st != 200 || !strings.Contains(b, "qsmo_dns_queries_total") {
+				t.Errorf("/metrics: %d, %d bytes", st, len(b))
+			}
+			if st, _ := get(t, "/nothing-here"); st != 404 {
+				t.Errorf("/nothing-here: %d", st)
+			}
+		})
+		t.Run(fmt.Sprintf("HTTP/%d DoH POST", proto), func(t *testing.T) {
+			m := new(dns.Msg)
+			m.SetQuestion("www.example.test.", dns.TypeA)
+			q, _ := m.Pack()
+			res, err := c.Post(base+"/dns-query", "application/dns-message", bytes.NewReader(q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			var r dns.Msg
+			if res.StatusCode != 200 || res.ProtoMajor != proto || res.Header.Get("Content-Type") != "application/dns-message" || r.Unpack(b) != nil ||
+				r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.10" {
+				t.Errorf("%d HTTP/%d %q: %v", res.StatusCode, res.ProtoMajor, res.Header.Get("Content-Type"), &r)
+			}
+		})
 	}
 }

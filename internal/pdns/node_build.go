@@ -2,6 +2,7 @@ package pdns
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -43,12 +44,44 @@ func (n *Node) feedNum(fid string) (uint16, error) {
 // releaseMemory returns the garbage of a large list build to the system,
 // so the resident size shows what the lists keep rather than twice that
 // until the heap grows into it. Call it when the feed entries of the build
-// are no longer referenced.
+// are no longer referenced. Returning every free page at once holds the
+// processor for tens of milliseconds without a pause (the runtime does it
+// in one piece), so while queries arrive the node leaves the pages to the
+// runtime's background scavenger, which returns them bit by bit.
 func (n *Node) releaseMemory() {
 	if n.bigBuild {
 		n.bigBuild = false
-		debug.FreeOSMemory()
+		if !n.engine.Busy() {
+			debug.FreeOSMemory()
+		}
 	}
+}
+
+// pauseGC turns the garbage collector off for a large rebuild and returns
+// the function that turns it on again once the new snapshot is installed.
+// The build makes short-lived garbage only, and collecting while the list
+// grows would cost more than the memory it frees. Worse, on a busy node
+// with one core, a collection that starts while the loop still allocates
+// makes the loop assist it for many milliseconds without a pause, and the
+// queries wait; so while queries arrive the loop waits for one collection
+// at the end, allocating nothing, and the collector's own workers (which
+// give way to the network) do the marking.
+func (n *Node) pauseGC() func() {
+	prev := debug.SetGCPercent(-1)
+	return func() {
+		debug.SetGCPercent(prev)
+		if n.engine.Busy() {
+			runtime.GC()
+		}
+	}
+}
+
+func entryCount(replace map[string][]feed.Entry) int {
+	total := 0
+	for _, entries := range replace {
+		total += len(entries)
+	}
+	return total
 }
 
 // rebuild installs a new snapshot built from n.st. replace holds new
@@ -88,6 +121,9 @@ func (n *Node) rebuild(replace map[string][]feed.Entry, all bool) error {
 
 	var listTime time.Duration
 	if all || n.list == nil || len(replace) > 0 || sig.String() != n.listSig {
+		if n.list.Len()+entryCount(replace) >= bigList {
+			defer n.pauseGC()()
+		}
 		start := time.Now()
 		l, skipped, err := n.buildList(replace, cats)
 		if err != nil {
@@ -136,18 +172,18 @@ func (n *Node) buildList(replace map[string][]feed.Entry, cats map[uint16]uint32
 			size += len(entries)
 		}
 	}
-	if size >= bigList {
-		// The build makes short-lived garbage only; collecting it while
-		// the list grows would cost more than the memory it frees, and the
-		// loop returns it to the system right after (releaseMemory).
-		defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	}
 	b := blocklist.NewBuilder(size)
 	// On a busy node with few cores, building a million names must not
 	// keep queries waiting for a whole scheduler time slice.
-	b.Yield = func() { time.Sleep(20 * time.Microsecond) }
-	skipped := 0
+	b.Yield = n.engine.Yield
+	skipped, added := 0, 0
+	pace := func() {
+		if added++; added&2047 == 0 {
+			n.engine.Yield()
+		}
+	}
 	n.list.Each(func(name string, r *blocklist.Rule) bool {
+		pace()
 		if r.Feed == globalFeedNum || replaced[r.Feed] {
 			return true
 		}
@@ -169,6 +205,7 @@ func (n *Node) buildList(replace map[string][]feed.Entry, cats map[uint16]uint32
 			continue
 		}
 		for _, e := range entries {
+			pace()
 			if err := b.AddEntry(num, cat, e); err != nil {
 				skipped++
 			}

@@ -378,3 +378,57 @@ func TestAddEntryKeepsFeedFlags(t *testing.T) {
 		t.Errorf("got %+v %v, want the NXDOMAIN rule of feed 3", m, ok)
 	}
 }
+
+func TestBuildYieldsWhileItWorks(t *testing.T) {
+	b := NewBuilder(0)
+	calls := 0
+	b.Yield = func() { calls++ }
+	const n = 20_000
+	for i := 0; i < n; i++ {
+		if err := b.Add(fmt.Sprintf("n%d.test", i), Rule{Feed: 1, Category: catMalware, Action: Block}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two loops over the names at nameStep, three over integers at cheapStep.
+	if want := 2*(n/nameStep) + 2*(n/cheapStep); calls < want || l.Len() != n {
+		t.Fatalf("Yield called %d times (want at least %d), %d names", calls, want, l.Len())
+	}
+}
+
+// FuzzNormalize checks normalize's fast path against the byte-by-byte
+// check: the same name or the same rejection for any input, and a result
+// that is canonical (lowercase, valid, stable under a second pass).
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"evil.example", "Evil.Example.", "*.a.b", "a..b", ".a", "a.", "exa mple.com", "bad\\.com",
+		strings.Repeat("a", 64) + ".b", strings.Repeat("a", 63), "_dmarc.x-y.z", "xn--bcher-kva.example", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got, wild, err := normalize(in)
+		name := strings.TrimPrefix(in, "*.")
+		if wild != (name != in) && err == nil {
+			t.Fatalf("normalize(%q): wildcard %v", in, wild)
+		}
+		name = strings.TrimSuffix(name, ".")
+		var want string
+		var werr error
+		if len(name) == 0 || len(name) > 253 {
+			werr = errorf("too long or empty")
+		} else {
+			want, werr = checkName(name)
+		}
+		if (err == nil) != (werr == nil) || got != want {
+			t.Fatalf("normalize(%q) = %q, %v; the check gives %q, %v", in, got, err, want, werr)
+		}
+		if err != nil {
+			return
+		}
+		if again, _, err := normalize(got); err != nil || again != got || strings.ToLower(got) != got {
+			t.Fatalf("normalize(%q) = %q, which normalizes to %q, %v", in, got, again, err)
+		}
+	})
+}

@@ -1,7 +1,9 @@
 package blocklist
 
 import (
+	"runtime"
 	"slices"
+	"strings"
 	"unsafe"
 )
 
@@ -17,6 +19,11 @@ type Builder struct {
 	ruleIdx map[ruleKey]uint32
 	pending []pendingName
 	bytes   int
+	// The last shared rule added: a feed's entries mostly share one, so
+	// most Adds skip the map.
+	lastKey  ruleKey
+	lastIdx  uint32
+	haveLast bool
 }
 
 type ruleKey struct {
@@ -79,15 +86,44 @@ func (b *Builder) rule(r Rule) (uint32, error) {
 		return uint32(len(b.rules) - 1), nil
 	}
 	k := ruleKey{r.Feed, r.Category, r.Action, r.Exact, r.Subdomains}
+	if b.haveLast && k == b.lastKey {
+		return b.lastIdx, nil
+	}
 	if i, ok := b.ruleIdx[k]; ok {
+		b.lastKey, b.lastIdx, b.haveLast = k, i, true
 		return i, nil
 	}
 	r.Local = nil
 	b.rules = append(b.rules, r)
 	i := uint32(len(b.rules) - 1)
 	b.ruleIdx[k] = i
+	b.lastKey, b.lastIdx, b.haveLast = k, i, true
 	return i, nil
 }
+
+// Byte classes of names, for normalize's fast path.
+const (
+	byteName  = 1 << iota // a-z, 0-9, '-', '_', '.'
+	byteUpper             // A-Z
+	byteOther             // anything else
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := range t {
+		t[c] = byteOther
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = byteName
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = byteUpper
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byteName
+	}
+	t['-'], t['_'], t['.'] = byteName, byteName, byteName
+	return t
+}()
 
 // normalize lowercases name, strips the trailing dot and a leading "*.",
 // and checks it is a hostname-like domain (letters, digits, '-', '_').
@@ -103,6 +139,29 @@ func normalize(name string) (string, bool, error) {
 	if len(name) == 0 || len(name) > 253 {
 		return "", false, errorf("name %q: empty or longer than 253 bytes", name)
 	}
+	if canonical(name) {
+		return name, wildcard, nil
+	}
+	name, err := checkName(name)
+	return name, wildcard, err
+}
+
+// canonical reports, quickly, that name needs no change and no closer
+// look: most names come canonical from a feed parser. One pass without
+// branches over the bytes tells, and no label of a short name can be too
+// long. It may say false of a good name (checkName decides then), never
+// true of a bad one.
+func canonical(name string) bool {
+	var class uint8
+	for i := 0; i < len(name); i++ {
+		class |= byteClass[name[i]]
+	}
+	return class == byteName && len(name) > 0 && len(name) <= 63 && name[0] != '.' && name[len(name)-1] != '.' && !strings.Contains(name, "..")
+}
+
+// checkName checks and lowercases a name without its trailing dot and
+// wildcard prefix, byte by byte.
+func checkName(name string) (string, error) {
 	lower := true
 	label := 0
 	for i := 0; i < len(name); i++ {
@@ -115,19 +174,19 @@ func normalize(name string) (string, bool, error) {
 			label++
 		case c == '.':
 			if label == 0 {
-				return "", false, errorf("name %q: empty label", name)
+				return "", errorf("name %q: empty label", name)
 			}
 			label = 0
 			continue
 		default:
-			return "", false, errorf("name %q: invalid byte %q", name, c)
+			return "", errorf("name %q: invalid byte %q", name, c)
 		}
 		if label > 63 {
-			return "", false, errorf("name %q: label longer than 63 bytes", name)
+			return "", errorf("name %q: label longer than 63 bytes", name)
 		}
 	}
 	if label == 0 {
-		return "", false, errorf("name %q: empty label", name)
+		return "", errorf("name %q: empty label", name)
 	}
 	if !lower {
 		bs := []byte(name)
@@ -138,7 +197,7 @@ func normalize(name string) (string, bool, error) {
 		}
 		name = unsafe.String(&bs[0], len(bs))
 	}
-	return name, wildcard, nil
+	return name, nil
 }
 
 // precedence orders the rules of one name: passthru first, then local data,
@@ -168,12 +227,27 @@ func (b *Builder) Build() (*List, error) {
 	uniqOf := make([]int32, n)
 	arena := make([]byte, 0, b.bytes)
 	uniq := int32(0)
+	// The table is far larger than the processor's caches, so finding a
+	// name's slot is a memory access the loop would wait for. Names go in
+	// batches: their hashes first, then one load of each home slot, which
+	// the processor runs at the same time, then the inserts, which find
+	// those slots cached.
+	var hs [insertBatch]uint64
+	var touched uint64
 	for i := range b.pending {
-		if b.Yield != nil && i&2047 == 2047 {
-			b.Yield()
+		b.pace(i, nameStep)
+		k := i % insertBatch
+		if k == 0 {
+			m := min(insertBatch, n-i)
+			for x := range m {
+				hs[x] = reverseHash(unsafe.Slice(unsafe.StringData(b.pending[i+x].name), len(b.pending[i+x].name)))
+			}
+			for x := range m {
+				touched |= l.slots[l.home(hs[x])]
+			}
 		}
 		name := unsafe.Slice(unsafe.StringData(b.pending[i].name), len(b.pending[i].name))
-		h := reverseHash(name)
+		h := hs[k]
 		tag := uint8(h >> 56)
 		j := l.home(h)
 		for {
@@ -201,6 +275,7 @@ func (b *Builder) Build() (*List, error) {
 			}
 		}
 	}
+	runtime.KeepAlive(touched) // the loads of the batches are wanted
 	l.names = int(uniq)
 	if cap(arena)-len(arena) > len(arena)/8 {
 		arena = slices.Clone(arena)
@@ -209,7 +284,8 @@ func (b *Builder) Build() (*List, error) {
 
 	// Gather each name's rules (counting sort by name), then share groups.
 	start := make([]int32, uniq+1)
-	for _, u := range uniqOf {
+	for i, u := range uniqOf {
+		b.pace(i, cheapStep)
 		start[u+1]++
 	}
 	for u := int32(0); u < uniq; u++ {
@@ -218,6 +294,7 @@ func (b *Builder) Build() (*List, error) {
 	fill := slices.Clone(start[:uniq])
 	byName := make([]uint32, n)
 	for i, u := range uniqOf {
+		b.pace(i, cheapStep)
 		byName[fill[u]] = b.pending[i].rule
 		fill[u]++
 	}
@@ -226,9 +303,7 @@ func (b *Builder) Build() (*List, error) {
 	multi := make(map[string]uint32)
 	l.groups = []uint32{0}
 	for u := int32(0); u < uniq; u++ {
-		if b.Yield != nil && u&2047 == 2047 {
-			b.Yield()
-		}
+		b.pace(int(u), nameStep)
 		rs := byName[start[u]:start[u+1]]
 		if len(rs) > 1 {
 			slices.SortFunc(rs, func(x, y uint32) int { return precedence(&l.rules[x], &l.rules[y]) })
@@ -259,6 +334,7 @@ func (b *Builder) Build() (*List, error) {
 		groupOf[u] = g
 	}
 	for j, s := range l.slots {
+		b.pace(j, cheapStep)
 		if s != 0 {
 			l.slots[j] = s | uint64(groupOf[slotUniq[j]])<<16
 		}
@@ -266,6 +342,23 @@ func (b *Builder) Build() (*List, error) {
 	l.groups = slices.Clip(l.groups)
 	l.ruleIx = slices.Clip(l.ruleIx)
 	return l, nil
+}
+
+// insertBatch is how many names Build looks up in its table at once.
+const insertBatch = 8
+
+// Yield intervals of Build's loops, in iterations: about the same work
+// between two calls of Yield whatever the loop.
+const (
+	nameStep  = 2048     // loops that hash or look up one name per iteration
+	cheapStep = 16 << 10 // loops over plain integers
+)
+
+// pace calls Yield every step iterations (step is a power of two).
+func (b *Builder) pace(i, step int) {
+	if b.Yield != nil && i&(step-1) == step-1 {
+		b.Yield()
+	}
 }
 
 func depthBit(name []byte) uint64 {

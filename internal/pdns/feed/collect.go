@@ -23,7 +23,24 @@ type collector struct {
 	buf     []byte     // scratch for normalization
 	line    int        // line number of the rule being handled
 	text    []byte     // its text, for error reports
+
+	// List rules wait in a batch before they meet the name index (see
+	// flush); batchNames holds their canonical names.
+	batch      [blockBatch]pendingBlock
+	nbatch     int
+	batchNames []byte
 }
+
+// pendingBlock is a list rule waiting in the collector's batch.
+type pendingBlock struct {
+	hash           uint32
+	off, n         int // its name: batchNames[off:off+n]
+	line           int
+	subdomainsOnly bool
+}
+
+// blockBatch is how many list rules meet the name index at once.
+const blockBatch = 8
 
 func newCollector(opts ParseOptions, rep *Report) *collector {
 	return &collector{
@@ -32,6 +49,8 @@ func newCollector(opts ParseOptions, rep *Report) *collector {
 		names: newNameIndex(),
 		wild:  newNameIndex(),
 		buf:   make([]byte, 0, 256),
+		// Canonical names are at most 253 bytes.
+		batchNames: make([]byte, 0, blockBatch*256),
 	}
 }
 
@@ -80,29 +99,50 @@ func nameReason(raw string, err error) string {
 
 // addBlock records a list-format rule: raw blocks itself and its
 // subdomains, or only its subdomains when it came as "*.raw". Rules for the
-// same name merge by widening the match.
+// same name merge by widening the match. A valid rule joins the batch, and
+// takes effect at the latest when flush runs.
 func (c *collector) addBlock(raw []byte, subdomainsOnly bool) error {
 	if !c.normalize(raw) {
 		return nil
 	}
-	h := c.names.hash(c.buf)
-	if i := c.names.find(&c.entries, h, c.buf); i >= 0 {
-		c.rep.Rules++
-		e := c.entries.at(i)
-		if e.Exact || subdomainsOnly {
-			c.rep.Duplicates++
-			return nil
+	c.batch[c.nbatch] = pendingBlock{hash: c.names.hash(c.buf), off: len(c.batchNames), n: len(c.buf), line: c.line, subdomainsOnly: subdomainsOnly}
+	c.batchNames = append(c.batchNames, c.buf...)
+	if c.nbatch++; c.nbatch == blockBatch {
+		return c.flush()
+	}
+	return nil
+}
+
+// flush records the batched list rules, in order. The name index is far
+// larger than the processor's caches when a big list loads, so finding a
+// name is a memory access the parser would wait for; a batch first loads
+// the home slot of each of its names, which the processor does at the
+// same time, and then finds those slots cached.
+func (c *collector) flush() error {
+	batch := c.batch[:c.nbatch]
+	c.nbatch = 0
+	defer func() { c.batchNames = c.batchNames[:0] }()
+	c.names.touch(batch)
+	for _, p := range batch {
+		name := c.batchNames[p.off : p.off+p.n]
+		if i := c.names.find(&c.entries, p.hash, name); i >= 0 {
+			c.rep.Rules++
+			e := c.entries.at(i)
+			if e.Exact || p.subdomainsOnly {
+				c.rep.Duplicates++
+				continue
+			}
+			e.Exact = true
+			c.rep.Merged++
+			continue
 		}
-		e.Exact = true
-		c.rep.Merged++
-		return nil
+		if c.entries.n >= c.opts.MaxEntries {
+			return fmt.Errorf("%w: more than %d (line %d)", ErrTooManyEntries, c.opts.MaxEntries, p.line)
+		}
+		c.rep.Rules++
+		i := c.entries.add(Entry{Name: c.arena.string(name), Exact: !p.subdomainsOnly, Subdomains: true, Action: Block})
+		c.names.insert(p.hash, i)
 	}
-	if err := c.room(); err != nil {
-		return err
-	}
-	c.rep.Rules++
-	i := c.entries.add(Entry{Name: c.arena.string(c.buf), Exact: !subdomainsOnly, Subdomains: true, Action: Block})
-	c.names.insert(h, i)
 	return nil
 }
 
@@ -111,6 +151,11 @@ func (c *collector) addBlock(raw []byte, subdomainsOnly bool) error {
 // trigger gather in one entry; any other disagreement on a trigger is
 // invalid, since a zone cannot give one name two policies.
 func (c *collector) addPolicy(name string, wild bool, a Action, rr dns.RR) error {
+	if c.nbatch > 0 { // list rules first, in input order
+		if err := c.flush(); err != nil {
+			return err
+		}
+	}
 	index := c.names
 	if wild {
 		index = c.wild

@@ -12,6 +12,8 @@ type nameIndex struct {
 	seed  maphash.Seed
 	slots []uint64 // hash<<32 | entry+1; 0 is empty
 	n     int
+	// touched keeps the loads of touch from being optimized away.
+	touched uint64
 }
 
 func newNameIndex() *nameIndex {
@@ -36,6 +38,17 @@ func (x *nameIndex) find(entries *entryStore, h uint32, name []byte) int {
 			}
 		}
 	}
+}
+
+// touch loads the home slot of every name of a batch, so that the finds
+// that follow do not each wait for memory.
+func (x *nameIndex) touch(batch []pendingBlock) {
+	mask := uint32(len(x.slots) - 1)
+	var t uint64
+	for _, p := range batch {
+		t |= x.slots[p.hash&mask]
+	}
+	x.touched |= t
 }
 
 // insert records that entry e holds a name of hash h not yet in the index.

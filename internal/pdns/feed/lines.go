@@ -75,6 +75,18 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
 }
 
+// containsSpace reports whether b holds a field separator other than
+// '\r' (as bytes.ContainsAny(b, " \t\v\f") would, without building its
+// byte set on every call).
+func containsSpace(b []byte) bool {
+	for _, c := range b {
+		if c == ' ' || c == '\t' || c == '\v' || c == '\f' {
+			return true
+		}
+	}
+	return false
+}
+
 func trimSpace(b []byte) []byte {
 	for len(b) > 0 && isSpace(b[0]) {
 		b = b[1:]

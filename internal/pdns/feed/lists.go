@@ -19,7 +19,7 @@ func parsePlainLine(c *collector, line []byte) error {
 		c.invalid("markup, not a name (is the source serving an HTML page?)")
 		return nil
 	}
-	if bytes.ContainsAny(line, " \t\v\f") {
+	if containsSpace(line) {
 		c.invalid("more than one field (is this a hosts file?)")
 		return nil
 	}

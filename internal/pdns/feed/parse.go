@@ -71,6 +71,9 @@ func Parse(r io.Reader, opts ParseOptions) ([]Entry, Report, error) {
 	if lr.err != nil {
 		return nil, rep, fmt.Errorf("feed: read line %d: %w", lr.n+1, lr.err)
 	}
+	if err := c.flush(); err != nil {
+		return nil, rep, err
+	}
 	if rpz != nil {
 		if err := rpz.end(); err != nil {
 			return nil, rep, err

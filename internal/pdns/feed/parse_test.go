@@ -438,3 +438,42 @@ func TestFormatNames(t *testing.T) {
 		t.Error("ParseFormat accepted csv")
 	}
 }
+
+// TestParseListOrderAcrossBatches: list rules meet the name index in
+// batches; entries still come in input order, duplicates and merges are
+// found within a batch and across batches, and the entry cap names the
+// line that passed it.
+func TestParseListOrderAcrossBatches(t *testing.T) {
+	var lines, want []string
+	for i := 0; i < 3*blockBatch; i++ {
+		name := fmt.Sprintf("n%d.example", i)
+		switch {
+		case i == 4: // a wildcard first, widened by the plain name right after it
+			lines = append(lines, "*."+name, name)
+		case i == 5: // twice in a row, so within one batch
+			lines = append(lines, name, strings.ToUpper(name)+".")
+		case i == 2*blockBatch: // an earlier batch's name again
+			lines = append(lines, name, "n1.example")
+		default:
+			lines = append(lines, name)
+		}
+		want = append(want, name)
+	}
+	in := strings.Join(lines, "\n") + "\n"
+	entries, rep, err := Parse(strings.NewReader(in), ParseOptions{Format: FormatPlain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(want) || rep.Entries != len(want) || rep.Merged != 1 || rep.Duplicates != 2 || rep.Rules != len(lines) {
+		t.Fatalf("%d entries, report %+v", len(entries), rep)
+	}
+	for i, e := range entries {
+		if e.Name != want[i] || !e.Exact || !e.Subdomains {
+			t.Fatalf("entry %d: %+v, want %s exact and subdomains", i, e, want[i])
+		}
+	}
+	_, _, err = Parse(strings.NewReader(in), ParseOptions{Format: FormatPlain, MaxEntries: 3})
+	if !errors.Is(err, ErrTooManyEntries) || !strings.Contains(err.Error(), "(line 4)") {
+		t.Fatalf("cap of 3: %v, want ErrTooManyEntries at line 4", err)
+	}
+}

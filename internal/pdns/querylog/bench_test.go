@@ -106,36 +106,15 @@ func BenchmarkPush(b *testing.B) {
 }
 
 // BenchmarkStoreWriteBatch measures records per second written to disk by
-// the default sink (batches of 8192, rollups included), next to the naive
+// the default sink (batches of 8192 and of 512, rollups included), next to the naive
 // alternative of one JSON line per record through a buffered file, in the
 // same run.
 func BenchmarkStoreWriteBatch(b *testing.B) {
 	start := time.Now().Truncate(time.Hour)
 	recs := benchRecords(1<<17, start)
-	b.Run("segment", func(b *testing.B) {
-		dir := b.TempDir()
-		s, err := OpenStore(dir, StoreOptions{Logger: quietLog, Now: func() time.Time { return start.Add(30 * time.Minute) }})
-		if err != nil {
-			b.Fatal(err)
-		}
-		batch := make([]Record, 8192)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i += len(batch) {
-			n := min(len(batch), b.N-i)
-			for k := 0; k < n; k++ {
-				batch[k] = recs[(i+k)%len(recs)]
-			}
-			if err := s.WriteBatch(batch[:n]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		st := s.Stats()
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-		b.ReportMetric(float64(st.Bytes)/float64(b.N), "bytes/record")
-		s.Close()
-	})
+	for _, size := range []int{8192, 512} {
+		b.Run(fmt.Sprintf("segment-%d", size), func(b *testing.B) { benchmarkWriteBatch(b, recs, start, size) })
+	}
 	b.Run("ndjson-baseline", func(b *testing.B) {
 		f, err := os.Create(filepath.Join(b.TempDir(), "log.ndjson"))
 		if err != nil {
@@ -254,3 +233,28 @@ func BenchmarkOCSFEncode(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func benchmarkWriteBatch(b *testing.B, recs []Record, start time.Time, size int) {
+	dir := b.TempDir()
+	s, err := OpenStore(dir, StoreOptions{Logger: quietLog, Now: func() time.Time { return start.Add(30 * time.Minute) }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := make([]Record, size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(batch) {
+		n := min(len(batch), b.N-i)
+		for k := 0; k < n; k++ {
+			batch[k] = recs[(i+k)%len(recs)]
+		}
+		if err := s.WriteBatch(batch[:n]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	st := s.Stats()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(st.Bytes)/float64(b.N), "bytes/record")
+	s.Close()
+}

@@ -2,12 +2,17 @@ package resolver
 
 import (
 	"context"
+	"encoding/base64"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/qsmo/qsmo/internal/pdns/querylog"
 	"github.com/qsmo/qsmo/internal/testenv"
 )
@@ -70,6 +75,9 @@ func TestRealClients(t *testing.T) {
 		{"kdig https", kdig, func(src, q, qt string) []string {
 			return []string{"@" + hh, "-p", hp, "-b", src, "+https", q, qt, "+time=5"}
 		}},
+		{"kdig https get", kdig, func(src, q, qt string) []string {
+			return []string{"@" + hh, "-p", hp, "-b", src, "+https-get", q, qt, "+time=5"}
+		}},
 	}
 	cases := []struct {
 		name, src, qname, qtype, status, addr string
@@ -100,6 +108,79 @@ func TestRealClients(t *testing.T) {
 		st, _ = runClient(t, kdig, "@"+hh, "-p", hp, "-b", "127.0.0.2", "+https=/dns-query/not-a-known-token-at-all", "www.example.com", "A")
 		if st != "REFUSED" {
 			t.Fatalf("unknown token: status %s, want REFUSED", st)
+		}
+	})
+}
+
+// TestCurlDoH asks curl, over HTTP/2, what RFC 8484 clients ask: GET and
+// POST queries, and the errors of a body too large for a DNS message (sent
+// without waiting for the whole of it) and of a wrong content type.
+func TestCurlDoH(t *testing.T) {
+	curl := testenv.LookPath(t, "curl")
+	e := startEngine(t, &fakeUpstream{}, twoTenants(t), nil)
+	base := "https://" + e.Addr(querylog.DoH) + "/dns-query"
+	dir := t.TempDir()
+	q := packed(t, "malware.test.", dns.TypeA)
+	qfile := filepath.Join(dir, "q.bin")
+	big := filepath.Join(dir, "big.bin")
+	if err := os.WriteFile(qfile, q, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, make([]byte, 200_000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (proto, status, ctype string, body []byte) {
+		t.Helper()
+		out := filepath.Join(dir, "out")
+		_ = os.Remove(out)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		args = append([]string{"-sk", "--http2", "--interface", "127.0.0.2", "-o", out, "-w", "%{http_version} %{http_code} %{content_type}"}, args...)
+		w, err := exec.CommandContext(ctx, curl, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl %v: %v\n%s", args, err, w)
+		}
+		f := strings.SplitN(string(w), " ", 3)
+		if len(f) != 3 {
+			t.Fatalf("curl %v printed %q", args, w)
+		}
+		body, _ = os.ReadFile(out)
+		return f[0], f[1], f[2], body
+	}
+	dnsReply := func(t *testing.T, body []byte) *dns.Msg {
+		t.Helper()
+		var m dns.Msg
+		if err := m.Unpack(body); err != nil {
+			t.Fatalf("not a DNS reply: %v", err)
+		}
+		return &m
+	}
+	t.Run("GET", func(t *testing.T) {
+		proto, status, ctype, body := run(base + "?dns=" + base64.RawURLEncoding.EncodeToString(q))
+		if proto != "2" || status != "200" || ctype != dohContentType {
+			t.Fatalf("HTTP/%s %s %q", proto, status, ctype)
+		}
+		if m := dnsReply(t, body); m.Rcode != dns.RcodeNameError || m.Id != uint16(q[0])<<8|uint16(q[1]) {
+			t.Fatalf("reply %v", m)
+		}
+	})
+	t.Run("POST", func(t *testing.T) {
+		proto, status, ctype, body := run("-H", "Content-Type: "+dohContentType, "--data-binary", "@"+qfile, base)
+		if proto != "2" || status != "200" || ctype != dohContentType {
+			t.Fatalf("HTTP/%s %s %q", proto, status, ctype)
+		}
+		if m := dnsReply(t, body); m.Rcode != dns.RcodeNameError {
+			t.Fatalf("reply %v", m)
+		}
+	})
+	t.Run("body too large", func(t *testing.T) {
+		if _, status, _, _ := run("-H", "Content-Type: "+dohContentType, "--data-binary", "@"+big, base); status != "413" {
+			t.Fatalf("status %s, want 413", status)
+		}
+	})
+	t.Run("wrong content type", func(t *testing.T) {
+		if _, status, _, _ := run("-H", "Content-Type: text/plain", "--data-binary", "@"+qfile, base); status != "415" {
+			t.Fatalf("status %s, want 415", status)
 		}
 	})
 }

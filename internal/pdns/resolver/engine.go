@@ -209,9 +209,10 @@ type Engine struct {
 	listeners []net.Listener
 	addrs     map[querylog.Transport]net.Addr
 	conns     map[net.Conn]struct{}
-	httpSrv   *http.Server
+	doh       *DoHServer // the engine's own DoH listener, if any
 	started   bool
 	closing   atomic.Bool
+	activity  activity // queries read, for Yield
 
 	readers  sync.WaitGroup // listener goroutines
 	inflight sync.WaitGroup // queries being answered off the listener goroutines
@@ -235,6 +236,7 @@ func New(cfg Config) (*Engine, error) {
 		conns:    make(map[net.Conn]struct{}),
 		addrs:    make(map[querylog.Transport]net.Addr),
 	}
+	e.activity.epoch = cfg.Now()
 	var dropped func() uint64
 	if cfg.QueryLog != nil {
 		dropped = cfg.QueryLog.Dropped
@@ -337,26 +339,20 @@ func (e *Engine) listen(ctx context.Context) error {
 		}
 		e.listeners = append(e.listeners, l)
 		e.addrs[querylog.DoH] = l.Addr()
-		tc := e.cfg.TLS.Clone()
-		if len(tc.NextProtos) == 0 {
-			tc.NextProtos = []string{"h2", "http/1.1"}
+		srv, err := e.NewDoHServer(DoHServerConfig{TLS: e.cfg.TLS})
+		if err != nil {
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/dns-query", e.DoHHandler())
-		mux.Handle("/dns-query/", e.DoHHandler())
-		e.httpSrv = &http.Server{
-			Handler:           mux,
-			TLSConfig:         tc,
-			ReadHeaderTimeout: 5 * time.Second,
-			IdleTimeout:       e.cfg.TCPIdleTimeout,
-			ErrorLog:          slog.NewLogLogger(e.cfg.Logger.Handler(), slog.LevelDebug),
-		}
+		e.doh = srv
 		e.readers.Add(1)
 		go func() {
 			defer e.readers.Done()
-			if err := e.httpSrv.ServeTLS(l, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				e.cfg.Logger.Error("resolver: doh listener stopped", "err", err)
 			}
+			// Shutdown drains the connections; the engine waits for them
+			// as for its other listeners.
+			srv.wg.Wait()
 		}()
 	}
 	return nil
@@ -436,9 +432,11 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		return errors.New("resolver: already shut down")
 	}
 	e.mu.Lock()
-	if e.httpSrv != nil {
-		// Shutdown closes the DoH listener and waits for its handlers.
-		go func() { _ = e.httpSrv.Shutdown(ctx) }()
+	if e.doh != nil {
+		// Shutdown closes the DoH listener and lets its connections answer
+		// what they have read; the listener goroutine waits for them.
+		e.doh.closing.Store(true) // before its listener closes below
+		go func() { _ = e.doh.shutdown(ctx) }()
 	}
 	for _, l := range e.listeners {
 		_ = l.Close()

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/qsmo/qsmo/internal/pdns/blocklist"
 	"github.com/qsmo/qsmo/internal/pdns/cache"
@@ -35,7 +36,12 @@ type worker struct {
 	c   *counters
 	// ttl is the smallest TTL of the last answer (DoH Cache-Control).
 	ttl uint32
+	// in holds a DoH GET query once decoded (allocated on first use).
+	in []byte
 }
+
+// unsafeBytes views s as a byte slice, for functions that only read it.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func newWorker(e *Engine, shard int) *worker {
 	return &worker{

@@ -129,6 +129,7 @@ func (e *Engine) serveConn(c net.Conn, tr querylog.Transport) {
 		if _, err := io.ReadFull(br, buf[:n]); err != nil {
 			break
 		}
+		e.activity.read(1)
 		r := request{pkt: buf[:n], src: src, tr: tr}
 		resp, miss := w.answer(&r)
 		if resp != nil {

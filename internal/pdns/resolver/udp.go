@@ -61,6 +61,7 @@ func (e *Engine) serveUDP(c *net.UDPConn) {
 			}
 			continue // e.g. ICMP errors reported on the socket
 		}
+		e.activity.read(1)
 		r := request{pkt: buf[:n], src: src, tr: querylog.UDP, limit: true}
 		resp, miss := w.answer(&r)
 		if resp != nil {

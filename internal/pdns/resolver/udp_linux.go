@@ -135,6 +135,7 @@ func (e *Engine) serveUDPBatch(c *net.UDPConn, b *udpBatch) {
 			}
 			continue
 		}
+		e.activity.read(n)
 		ns := 0
 		for i := 0; i < n; i++ {
 			h := &b.hdrs[i]
