@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/qsmo/qsmo/internal/actor"
@@ -61,10 +62,7 @@ type DNSMeter struct {
 	// the query log before it is reported.
 	Settle time.Duration
 	Now    func() time.Time
-	Logger interface {
-		Warn(msg string, args ...any)
-		Info(msg string, args ...any)
-	}
+	Logger *slog.Logger
 }
 
 // MeterResult counts what one pass did.
